@@ -1,0 +1,192 @@
+"""Sources -> icechunk virtual chunk containers + the matching authorization.
+
+The writer declares containers (persisted in the repository config); every reader - including
+the ``Repository`` object that wrote - must authorize them when it opens the repository.
+Both come from the same :class:`vzskill.sources.Source` roots, so their prefixes always agree
+and always end in ``/``. Credentials are icechunk's explicit sentinels, never the deprecated ``None``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Mapping
+
+import icechunk
+from icechunk.credentials import HttpAccess, LocalFileSystemAccess
+from icechunk.storage import azure_store
+
+from vzskill.sources import Access, Source, SourceError, parse_source, parse_sources, roots
+
+
+def container_store(source: Source, access: Access | None = None) -> Any:
+    """The icechunk ``ObjectStoreConfig`` that fetches chunks below ``source.prefix``."""
+    access = access or Access()
+    scheme = source.scheme
+    if scheme == "file":
+        return icechunk.local_filesystem_store(source.bucket)
+    if scheme in ("http", "https"):
+        return icechunk.http_store()
+    if scheme == "s3":
+        return icechunk.s3_store(
+            region=access.s3_region,
+            endpoint_url=access.endpoint,
+            allow_http=access.uses_http,
+            anonymous=access.anonymous,
+            s3_compatible=access.endpoint is not None,
+            force_path_style=access.force_path_style,
+        )
+    if scheme == "gs":
+        return icechunk.gcs_store({"skip_signature": "true"} if access.anonymous else None)
+    if scheme in ("az", "abfs"):
+        account = access.azure_account or (source.bucket.split("@", 1)[1].split(".", 1)[0] if "@" in source.bucket else None)
+        if not account:
+            raise SourceError(f"{source.url}: Azure containers need an account -> pass Access(azure_account='...')")
+        return azure_store(account=account, config={"skip_signature": "true"} if access.anonymous else None)
+    raise SourceError(f"{source.url}: icechunk has no virtual chunk container for scheme '{scheme}'")
+
+
+def credential_for(prefix: str, access: Access | None = None) -> Any:
+    """The authorization value for one container prefix (a sentinel or a credentials object)."""
+    access = access or Access()
+    scheme = prefix.split("://", 1)[0]
+    if scheme == "file":
+        return LocalFileSystemAccess
+    if scheme in ("http", "https"):
+        return HttpAccess
+    if scheme == "s3":
+        if access.anonymous:
+            return icechunk.s3_anonymous_credentials()
+        if access.has_static_keys:
+            return icechunk.s3_credentials(
+                access_key_id=access.access_key_id,
+                secret_access_key=access.secret_access_key,
+                session_token=access.session_token,
+            )
+        return icechunk.s3_from_env_credentials()
+    if scheme == "gs":
+        return icechunk.gcs_anonymous_credentials() if access.anonymous else icechunk.gcs_from_env_credentials()
+    if scheme in ("az", "abfs"):
+        return icechunk.azure_anonymous_credentials() if access.anonymous else icechunk.azure_from_env_credentials()
+    raise SourceError(f"container {prefix!r}: unsupported scheme '{scheme}'")
+
+
+def containers_for(urls: Iterable[str | os.PathLike[str]], access: Access | None = None) -> list[icechunk.VirtualChunkContainer]:
+    """One ``VirtualChunkContainer`` per root of ``urls`` (prefix = root + ``/``)."""
+    return [
+        icechunk.VirtualChunkContainer(source.prefix, container_store(source, access))
+        for source in roots(parse_sources(urls)).values()
+    ]
+
+
+def repository_config(
+    urls: Iterable[str | os.PathLike[str]],
+    access: Access | None = None,
+    base: icechunk.RepositoryConfig | None = None,
+) -> icechunk.RepositoryConfig:
+    """``RepositoryConfig`` (default or ``base``) with a container for every root of ``urls``."""
+    config = base if base is not None else icechunk.RepositoryConfig.default()
+    for container in containers_for(urls, access):
+        config.set_virtual_chunk_container(container)
+    return config
+
+
+def authorizations(
+    prefixes: Iterable[str],
+    access: Access | None = None,
+    access_by_prefix: Mapping[str, Access] | None = None,
+) -> dict[str, Any]:
+    """``containers_credentials`` for the given container prefixes."""
+    overrides = dict(access_by_prefix or {})
+    return icechunk.containers_credentials(
+        {p: credential_for(p, overrides.get(p, access)) for p in prefixes}
+    )
+
+
+def source_prefixes(urls: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """Container prefixes (trailing ``/``) for ``urls``."""
+    return [s.prefix for s in roots(parse_sources(urls)).values()]
+
+
+def declared_prefixes(storage: icechunk.Storage) -> list[str]:
+    """Container prefixes a repository declares (empty if it has none or does not exist)."""
+    config = icechunk.Repository.fetch_config(storage)
+    containers = (config.virtual_chunk_containers if config is not None else None) or {}
+    return sorted(containers)
+
+
+def _normalize_allow(allow: Iterable[str]) -> list[str]:
+    out = []
+    for item in allow:
+        text = os.fspath(item)
+        if "://" not in text:
+            text = parse_source(os.path.join(text, "_")).prefix  # a local directory
+        out.append(text.rstrip("/") + "/")
+    return out
+
+
+def open_repo(
+    storage: icechunk.Storage,
+    access: Access | None = None,
+    *,
+    allow: Iterable[str] | None = None,
+    access_by_prefix: Mapping[str, Access] | None = None,
+) -> icechunk.Repository:
+    """Open an existing repository and authorize the containers it declares.
+
+    ``allow`` limits what is authorized to containers at or below the given prefixes (a reader's
+    explicit trust list); by default every declared container is authorized. Raises ``SourceError``
+    when an allowed prefix is not declared by the repository.
+    """
+    declared = declared_prefixes(storage)
+    if allow is not None:
+        allowed = _normalize_allow(allow)
+        chosen = [p for p in declared if any(p.startswith(a) or a.startswith(p) for a in allowed)]
+        missing = [a for a in allowed if not any(a.startswith(p) or p.startswith(a) for p in declared)]
+        if missing:
+            raise SourceError(
+                f"the repository declares no container for {', '.join(missing)} (declared: "
+                f"{', '.join(declared) or 'none'}) -> fix the prefix, or add the container with vzskill.containers.add_containers"
+            )
+    else:
+        chosen = declared
+    return icechunk.Repository.open(storage, authorize_virtual_chunk_access=authorizations(chosen, access, access_by_prefix))
+
+
+def create_repo(
+    storage: icechunk.Storage,
+    urls: Iterable[str | os.PathLike[str]],
+    access: Access | None = None,
+    *,
+    config: icechunk.RepositoryConfig | None = None,
+    exist_ok: bool = True,
+) -> icechunk.Repository:
+    """Create (or, with ``exist_ok``, open) a repository whose containers cover ``urls``.
+
+    On an existing repository, containers missing for ``urls`` are added and saved. The returned
+    repository is authorized for every container it declares.
+    """
+    urls = list(urls)
+    wanted = repository_config(urls, access, base=config)
+    exists = icechunk.Repository.exists(storage)
+    if exists and not exist_ok:
+        raise SourceError("a repository already exists in this storage -> open it, or choose a new location")
+    if not exists:
+        prefixes = source_prefixes(urls)
+        return icechunk.Repository.create(storage, wanted, authorizations(prefixes, access))
+    return add_containers(storage, urls, access)
+
+
+def add_containers(
+    storage: icechunk.Storage,
+    urls: Iterable[str | os.PathLike[str]],
+    access: Access | None = None,
+) -> icechunk.Repository:
+    """Declare containers for ``urls`` on an existing repository (persisted) and return it authorized."""
+    urls = list(urls)
+    declared = declared_prefixes(storage)
+    missing = [u for u in urls if not any(parse_source(u).url.startswith(p) for p in declared)]
+    if missing:
+        config = repository_config(missing, access, base=icechunk.Repository.fetch_config(storage))
+        repo = icechunk.Repository.open(storage, config=config)
+        repo.save_config()
+    return open_repo(storage, access)

@@ -1,0 +1,91 @@
+"""Sources -> obstore stores + an ``obspec_utils.registry.ObjectStoreRegistry``.
+
+The registry is what VirtualiZarr parsers use to *read* the archival files. One store per
+root (bucket / host / local directory), registered under the root key from
+:mod:`vzskill.sources`.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Mapping
+
+from obspec_utils.registry import ObjectStoreRegistry
+from obstore.store import AzureStore, GCSStore, HTTPStore, LocalStore, S3Store
+
+from vzskill.sources import Access, Source, SourceError, looks_like_regex, parse_sources, roots, suggest_root
+
+
+def store_for(source: Source, access: Access | None = None) -> Any:
+    """Build the obstore store rooted at ``source.root``."""
+    access = access or Access()
+    scheme = source.scheme
+    if scheme == "file":
+        return LocalStore(prefix=source.bucket)
+    if scheme in ("http", "https"):
+        client_options = {"allow_http": True} if scheme == "http" else None
+        return HTTPStore.from_url(source.root, client_options=client_options)
+    if scheme == "s3":
+        kwargs: dict[str, Any] = {"region": access.s3_region}
+        if access.endpoint:
+            kwargs["endpoint"] = access.endpoint
+            kwargs["virtual_hosted_style_request"] = not access.force_path_style
+        if access.anonymous:
+            kwargs["skip_signature"] = True
+        elif access.has_static_keys:
+            kwargs["access_key_id"] = access.access_key_id
+            kwargs["secret_access_key"] = access.secret_access_key
+            if access.session_token:
+                kwargs["session_token"] = access.session_token
+        client_options = {"allow_http": True} if access.uses_http else None
+        return S3Store(source.bucket, client_options=client_options, **kwargs)
+    if scheme == "gs":
+        return GCSStore(source.bucket, skip_signature=True) if access.anonymous else GCSStore(source.bucket)
+    if scheme in ("az", "abfs"):
+        container = source.bucket.split("@", 1)[0]
+        account = access.azure_account
+        if "@" in source.bucket and account is None:
+            account = source.bucket.split("@", 1)[1].split(".", 1)[0]
+        kwargs = {"account_name": account} if account else {}
+        if access.anonymous:
+            kwargs["skip_signature"] = True
+        return AzureStore(container, **kwargs)
+    raise SourceError(f"{source.url}: no obstore store for scheme '{scheme}'")
+
+
+def build_registry(
+    urls: Iterable[str | os.PathLike[str]],
+    access: Access | None = None,
+    *,
+    access_by_root: Mapping[str, Access] | None = None,
+) -> ObjectStoreRegistry:
+    """One store per root of ``urls``; ``access_by_root`` overrides ``access`` for a given root key."""
+    sources = parse_sources(urls)
+    overrides = dict(access_by_root or {})
+    registry = ObjectStoreRegistry()
+    for root, source in roots(sources).items():
+        registry.register(root, store_for(source, overrides.get(root, access)))
+    return registry
+
+
+def check_registry(mapping: Mapping[str, Any], urls: Iterable[str]) -> None:
+    """Fail early, with the right key in the message, when a hand-written registry cannot resolve ``urls``.
+
+    Catches the two classic mistakes: regex keys (obspec-utils matches plain prefixes only)
+    and keys whose scheme/bucket/host differs from the URLs.
+    """
+    for key in mapping:
+        if looks_like_regex(key):
+            raise SourceError(
+                f"registry key {key!r} looks like a regular expression; ObjectStoreRegistry matches plain "
+                "URL prefixes only -> use a key like 's3://bucket', 'https://host' or 'file:///data/dir'"
+            )
+    registry = ObjectStoreRegistry(dict(mapping))
+    for url in urls:
+        try:
+            registry.resolve(url)
+        except ValueError:
+            raise SourceError(
+                f"{url}: no registry key matches (keys: {', '.join(sorted(mapping)) or 'none'}) "
+                f"-> register the store under {suggest_root(url)!r}"
+            ) from None

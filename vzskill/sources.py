@@ -1,0 +1,202 @@
+"""URL -> source description: the one place where prefixes are computed.
+
+Every other module (registry, containers, check, verify) derives its keys from the
+:class:`Source` objects built here, so the obstore registry key, the icechunk container
+prefix and the authorization key can never drift apart.
+
+Rules (icechunk 2.3 / obspec-utils 0.9):
+
+* object stores (``s3://``, ``gs://``, ``az://``, ``abfs://``): one root per bucket/container,
+  registry key ``s3://bucket``, container prefix ``s3://bucket/``;
+* HTTP(S): one root per scheme + host (+ port), key ``https://host:port``, prefix ``https://host:port/``;
+* local files (plain paths or ``file://``): one root per *directory tree* - the common parent
+  directory of all local files, key ``file:///abs/dir``, prefix ``file:///abs/dir/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Iterable, Literal
+from urllib.parse import urlparse
+
+Scheme = Literal["file", "s3", "gs", "az", "abfs", "http", "https"]
+
+OBJECT_STORE_SCHEMES: tuple[str, ...] = ("s3", "gs", "az", "abfs")
+HTTP_SCHEMES: tuple[str, ...] = ("http", "https")
+SUPPORTED_SCHEMES: tuple[str, ...] = ("file", *OBJECT_STORE_SCHEMES, *HTTP_SCHEMES)
+_SCHEME_ALIASES = {"gcs": "gs", "s3a": "s3", "abfss": "abfs", "azure": "az"}
+_REGEX_CHARS = re.compile(r"(\.\*|\\\.|[\^\$\[\]\(\)\|\+\?\{\}]|(?<!:/)/\*)")
+
+
+class SourceError(ValueError):
+    """A source URL that vzskill cannot turn into a store/registry/container."""
+
+
+@dataclass(frozen=True)
+class Access:
+    """How to reach the sources (and read their virtual chunks back).
+
+    Defaults mean "credentials from the environment" for object stores. Secrets are
+    never part of ``repr()``.
+
+    * ``anonymous`` - public bucket: unsigned requests (obstore ``skip_signature``,
+      icechunk ``anonymous=True`` + anonymous credentials).
+    * ``endpoint`` - S3-compatible endpoint (MinIO, Ceph, Pawsey Acacia, moto...).
+      Implies path-style addressing unless ``path_style=False``.
+    * ``allow_http`` - plain-http endpoint; derived from ``endpoint`` when left ``None``.
+    * ``access_key_id`` / ``secret_access_key`` / ``session_token`` - explicit S3 keys.
+    """
+
+    anonymous: bool = False
+    region: str | None = None
+    endpoint: str | None = None
+    path_style: bool | None = None
+    allow_http: bool | None = None
+    access_key_id: str | None = field(default=None, repr=False)
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    azure_account: str | None = None
+
+    @property
+    def uses_http(self) -> bool:
+        if self.allow_http is not None:
+            return self.allow_http
+        return bool(self.endpoint and self.endpoint.startswith("http://"))
+
+    @property
+    def force_path_style(self) -> bool:
+        if self.path_style is not None:
+            return self.path_style
+        return self.endpoint is not None
+
+    @property
+    def has_static_keys(self) -> bool:
+        return bool(self.access_key_id and self.secret_access_key)
+
+    @property
+    def s3_region(self) -> str:
+        """Region for S3 clients: explicit, else AWS_REGION / AWS_DEFAULT_REGION, else us-east-1."""
+        return (
+            self.region
+            or os.environ.get("AWS_REGION")
+            or os.environ.get("AWS_DEFAULT_REGION")
+            or "us-east-1"
+        )
+
+    def with_(self, **changes: object) -> "Access":
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One source file, normalised.
+
+    ``url`` is what goes into the chunk manifests; ``root`` is the registry key;
+    ``prefix`` (= ``root + "/"``) is the icechunk container prefix and authorization key;
+    ``path`` is the object key below ``root`` (what the store rooted at ``root`` sees).
+    """
+
+    url: str
+    scheme: str
+    root: str
+    path: str
+
+    @property
+    def prefix(self) -> str:
+        return self.root.rstrip("/") + "/"
+
+    @property
+    def bucket(self) -> str:
+        """Bucket / container / host (the netloc), or the local root directory."""
+        if self.scheme == "file":
+            return local_path(self.root)
+        return urlparse(self.root).netloc
+
+
+def local_path(url: str) -> str:
+    """``file:///a/b`` -> ``/a/b``."""
+    return urlparse(url).path
+
+
+def normalize_url(url: str | os.PathLike[str]) -> str:
+    """Return a full URL: plain paths become absolute ``file://`` URLs, aliases are canonicalised.
+
+    Raises :class:`SourceError` for unsupported schemes, with the list of supported ones.
+    """
+    text = os.fspath(url)
+    parsed = urlparse(text)
+    scheme = parsed.scheme.lower()
+    if scheme == "" or (len(scheme) == 1 and os.name == "nt"):
+        return Path(text).expanduser().resolve().as_uri()
+    scheme = _SCHEME_ALIASES.get(scheme, scheme)
+    if scheme not in SUPPORTED_SCHEMES:
+        raise SourceError(
+            f"{text}: unsupported URL scheme '{parsed.scheme}://' -> use one of "
+            + ", ".join(f"{s}://" for s in SUPPORTED_SCHEMES)
+            + " or a plain local path"
+        )
+    if scheme == "file":
+        if parsed.netloc not in ("", "localhost"):
+            raise SourceError(f"{text}: file URLs must be absolute (file:///abs/path), got host '{parsed.netloc}'")
+        return Path(parsed.path).resolve().as_uri()
+    if not parsed.netloc:
+        raise SourceError(f"{text}: missing bucket/host after '{scheme}://'")
+    rest = text.split("://", 1)[1]
+    return f"{scheme}://{rest}"
+
+
+def parse_source(url: str | os.PathLike[str], local_root: str | None = None) -> Source:
+    """Describe one URL. ``local_root`` (a directory) overrides the root of local files."""
+    full = normalize_url(url)
+    parsed = urlparse(full)
+    scheme = parsed.scheme
+    if scheme == "file":
+        file_path = parsed.path
+        root_dir = local_root if local_root is not None else os.path.dirname(file_path)
+        root_dir = os.path.abspath(root_dir).rstrip("/") or "/"
+        if not (file_path == root_dir or file_path.startswith(root_dir.rstrip("/") + "/")):
+            raise SourceError(f"{full}: not below the local root {root_dir}")
+        if root_dir == "/":
+            raise SourceError(
+                f"{full}: local sources share no directory but '/'; icechunk needs a path in file:// "
+                "container prefixes -> keep the files under one data directory"
+            )
+        root = Path(root_dir).as_uri()
+        return Source(url=full, scheme="file", root=root, path=file_path[len(root_dir) + 1 :])
+    root = f"{scheme}://{parsed.netloc}"
+    return Source(url=full, scheme=scheme, root=root, path=parsed.path.lstrip("/"))
+
+
+def parse_sources(urls: Iterable[str | os.PathLike[str]]) -> list[Source]:
+    """Describe many URLs; local files share one root (their common parent directory)."""
+    full = [normalize_url(u) for u in urls]
+    if not full:
+        raise SourceError("no source URLs given")
+    local_dirs = [os.path.dirname(local_path(u)) for u in full if u.startswith("file://")]
+    local_root = os.path.commonpath(local_dirs) if local_dirs else None
+    return [parse_source(u, local_root=local_root) for u in full]
+
+
+def roots(sources: Iterable[Source]) -> dict[str, Source]:
+    """One representative source per root, in first-seen order."""
+    out: dict[str, Source] = {}
+    for s in sources:
+        out.setdefault(s.root, s)
+    return out
+
+
+def looks_like_regex(key: str) -> bool:
+    """True for registry keys such as ``https://host\\.org/.*`` that obspec-utils cannot match."""
+    after_scheme = key.split("://", 1)[-1]
+    return bool(_REGEX_CHARS.search(after_scheme)) or "*" in after_scheme
+
+
+def suggest_root(url: str) -> str:
+    """The registry key a URL needs, for error messages."""
+    try:
+        return parse_source(url).root
+    except SourceError:
+        return "<scheme>://<bucket-or-host>"
