@@ -231,11 +231,11 @@ class PyconBlockParser:
         yield from self.blocks(document)
 
 
-def make_sybil() -> Sybil:
+def make_sybil(root: Path = ROOT) -> Sybil:
     """The Sybil used for collection (also used by tests/test_doc_fences.py for counting)."""
     return Sybil(
         parsers=[PythonBlockParser(), PyconBlockParser(), SkipParser(), ClearNamespaceParser()],
-        path=str(ROOT),
+        path=str(root),
         filenames=DOC_FILES,
         name="",
     )

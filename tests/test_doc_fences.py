@@ -1,0 +1,321 @@
+"""Guard for the executed docs (tests/plugins/docs.py): nothing in the Markdown is silently not run.
+
+* fences Sybil would ignore (```py, ```python3, ```Python, ```python title=..., "``` python") fail;
+* an expect-error comment not directly above a ```python fence fails;
+* at most 3 skipped blocks across the four files, each with a reason;
+* python/pycon blocks counted by an independent line scanner == Sybil code items == items pytest collects;
+* the plugin itself: expected-error, skip location, pycon and the Sybil #118 work-around on a broken document.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.plugins.docs import DOC_FILES, EXPECT_ERROR, ROOT, ExpectErrorEvaluator, make_sybil
+
+MAX_SKIPPED_BLOCKS = 3
+
+FENCE = re.compile(r"^(?P<prefix>[ \t]*(?:>[ \t]*)*(?:(?:[-*+]|\d+[.)])[ \t]+)?)(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
+EXECUTED_INFO = ("python", "pycon")
+PYTHONISH = re.compile(r"^(py|py3|python\d*(\.\d+)*|pycon|ipython\d*|python-?repl|repl)$", re.IGNORECASE)
+INVISIBLE = re.compile(r"^[ \t]*<!--+\s*(?:;\s*)?(?:invisible-)?code(?:-block)?:?[ \t]*python[ \t]*$")
+SKIP = re.compile(r"^[ \t]*<!--+\s*(?:;\s*)?skip:?[ \t]*(?P<args>.*?)[ \t]*(?:--+>)?[ \t]*$")
+EXPECT_ANY = re.compile(r"<!--+\s*expect[-_ ]?error", re.IGNORECASE)
+
+
+@dataclass
+class Fence:
+    path: str
+    line: int  # 1-based line of the opening fence
+    info: str  # raw info string (everything after the backticks)
+
+
+def doc_paths() -> list[Path]:
+    return [ROOT / name for name in DOC_FILES if (ROOT / name).exists()]
+
+
+def scan_fences(text: str, path: str) -> tuple[list[Fence], list[int]]:
+    """CommonMark-style fences (nothing opens inside an open fence). Returns (openings, lines inside fences)."""
+    fences: list[Fence] = []
+    inside: list[int] = []
+    open_fence: re.Match[str] | None = None
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = FENCE.match(line)
+        if open_fence is None:
+            if match and not (match["fence"][0] == "`" and "`" in match["info"]):
+                open_fence = match
+                fences.append(Fence(path, number, match["info"]))
+            continue
+        if (
+            match
+            and match["fence"][0] == open_fence["fence"][0]
+            and len(match["fence"]) >= len(open_fence["fence"])
+            and not match["info"].strip()
+        ):
+            open_fence = None
+        else:
+            inside.append(number)
+    return fences, inside
+
+
+def executed_block_lines(path: Path) -> list[int]:
+    """Lines of the code blocks Sybil must run: ```python/```pycon fences + invisible python blocks."""
+    text = path.read_text(encoding="utf-8")
+    fences, _ = scan_fences(text, path.name)
+    lines = [f.line for f in fences if f.info in EXECUTED_INFO]
+    lines += [n for n, line in enumerate(text.splitlines(), start=1) if INVISIBLE.match(line)]
+    return sorted(lines)
+
+
+def sybil_examples(path: Path):
+    document = make_sybil().parse(path)
+    return list(document.examples())
+
+
+def is_skip(example) -> bool:
+    return type(example.region.evaluator).__name__ == "Skipper"
+
+
+def is_code(example) -> bool:
+    return isinstance(example.region.parsed, str) and not is_skip(example)
+
+
+# ----------------------------------------------------------------------------------------------
+
+
+def test_all_doc_files_exist_and_are_collected_by_default():
+    missing = [name for name in DOC_FILES if not (ROOT / name).exists()]
+    assert not missing, f"missing doc files in {ROOT}: {missing}"
+    testpaths = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]["testpaths"]
+    assert set(DOC_FILES) <= set(testpaths), f"pyproject [tool.pytest.ini_options] testpaths must list {DOC_FILES}"
+
+
+@pytest.mark.parametrize("path", doc_paths(), ids=lambda p: p.name)
+def test_no_silently_ignored_fences(path: Path):
+    fences, _ = scan_fences(path.read_text(encoding="utf-8"), path.name)
+    bad = []
+    for fence in fences:
+        first = re.split(r"[\s{,;]", fence.info.strip(), maxsplit=1)[0] if fence.info.strip() else ""
+        if fence.info in EXECUTED_INFO:
+            continue
+        if PYTHONISH.match(first) or fence.info.strip() in EXECUTED_INFO:
+            bad.append(f"{path.name}:{fence.line}: ```{fence.info} is not run by the doc tests -> write exactly ```python (or ```pycon)")
+    assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("path", doc_paths(), ids=lambda p: p.name)
+def test_expect_error_directly_above_python_fence(path: Path):
+    lines = path.read_text(encoding="utf-8").splitlines()
+    _, inside = scan_fences("\n".join(lines), path.name)
+    inside_set = set(inside)
+    bad = []
+    for index, line in enumerate(lines):
+        number = index + 1
+        if number in inside_set or not EXPECT_ANY.search(line):
+            continue
+        if not EXPECT_ERROR.search(line + "\n"):
+            bad.append(f"{path.name}:{number}: malformed, write <!-- expect-error: ExcType: message substring -->")
+            continue
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        fence = FENCE.match(following)
+        if not ((fence and fence["info"] == "python") or INVISIBLE.match(following)):
+            bad.append(f"{path.name}:{number}: expect-error must be on the line directly above a ```python fence")
+    assert not bad, "\n".join(bad)
+    # and the plugin attached every one of them
+    expected = sum(1 for n, line in enumerate(lines, start=1) if n not in inside_set and EXPECT_ERROR.search(line + "\n"))
+    attached = sum(1 for ex in sybil_examples(path) if isinstance(ex.region.evaluator, ExpectErrorEvaluator))
+    assert attached == expected
+
+
+def test_skips_are_few_visible_and_have_reasons():
+    skipped: list[str] = []
+    bad: list[str] = []
+    for path in doc_paths():
+        pending = None  # "next" | "start"
+        for example in sybil_examples(path):
+            if is_skip(example):
+                action, reason = example.region.parsed
+                where = f"{path.name}:{example.line}"
+                if action in ("next", "start"):
+                    if not reason or not reason.strip():
+                        bad.append(f"{where}: skip: {action} needs a visible reason: <!-- skip: {action} \"why\" -->")
+                    pending = action
+                elif action == "end":
+                    pending = None
+                continue
+            if pending is not None:
+                skipped.append(f"{path.name}:{example.line}")
+                if pending == "next":
+                    pending = None
+    assert not bad, "\n".join(bad)
+    assert len(skipped) <= MAX_SKIPPED_BLOCKS, f"{len(skipped)} skipped blocks (max {MAX_SKIPPED_BLOCKS}): {skipped}"
+
+
+@pytest.mark.parametrize("path", doc_paths(), ids=lambda p: p.name)
+def test_every_block_is_a_sybil_item(path: Path):
+    scanned = executed_block_lines(path)
+    examples = sybil_examples(path)
+    code = sorted(ex.line for ex in examples if is_code(ex))
+    only_scanned = sorted(set(scanned) - set(code))
+    only_sybil = sorted(set(code) - set(scanned))
+    assert scanned == code, (
+        f"{path.name}: {len(scanned)} python/pycon blocks but {len(code)} Sybil code items; "
+        f"not run: lines {only_scanned}; run but not a top-level block: lines {only_sybil}"
+    )
+    text = path.read_text(encoding="utf-8").splitlines()
+    _, inside = scan_fences("\n".join(text), path.name)
+    skip_lines = [n for n, line in enumerate(text, start=1) if n not in set(inside) and SKIP.match(line)]
+    assert sorted(ex.line for ex in examples if is_skip(ex)) == skip_lines
+
+
+def expected_item_count() -> dict[str, int]:
+    return {path.name: len(sybil_examples(path)) for path in doc_paths()}
+
+
+@pytest.mark.timeout(120)
+def test_pytest_collects_every_item():
+    """What a plain `pytest` run collects from the md files == the blocks in them (nothing dropped)."""
+    expected = expected_item_count()
+    if not expected:
+        pytest.fail(f"none of {DOC_FILES} exist")
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *expected],
+        cwd=ROOT, capture_output=True, text=True, timeout=110,
+    )
+    counts: dict[str, int] = {}
+    for line in result.stdout.splitlines():
+        match = re.match(r"^(?P<file>[\w.-]+\.md)::line:\d+,column:\d+$", line.strip())
+        if match:
+            counts[match["file"]] = counts.get(match["file"], 0) + 1
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert counts == expected, f"collected {counts}, blocks {expected}"
+
+
+# ----------------------------------------------------------------------------------------------
+# the plugin itself, on a deliberately broken document (subprocess, so the real hooks run)
+
+BROKEN = '''\
+# broken
+
+```python
+x = 1
+```
+
+<!-- expect-error: ValueError: invalid literal -->
+```python
+int("abc")
+```
+
+<!-- expect-error: ValueError: some other message -->
+```python
+int("abc")
+```
+
+<!-- expect-error: KeyError: abc -->
+```python
+int("abc")
+```
+
+<!-- expect-error: ValueError: anything -->
+```python
+y = 2
+```
+
+```python
+try:
+    {}["k"]
+except KeyError:
+    raise ValueError("chained") from None
+```
+
+```python
+import pytest
+try:
+    {}["k"]
+except KeyError:
+    pytest.fail("inside except")
+```
+
+```pycon
+>>> x + 1
+2
+>>> y
+2
+```
+
+```pycon
+>>> x + 1
+3
+```
+
+<!-- skip: next "needs a real bucket" -->
+```python
+raise RuntimeError("must not run")
+```
+
+<!-- invisible-code-block: python
+assert work_dir.is_dir() and not any(work_dir.iterdir())
+-->
+'''
+
+CONFTEST = '''\
+from pathlib import Path
+from tests.plugins.docs import DocFile, make_sybil
+
+pytest_plugins = ["tests.plugins.docs"]
+SYBIL = make_sybil(Path(__file__).parent)
+
+def pytest_collect_file(file_path, parent):
+    if file_path.name == "SKILL.md":
+        return DocFile.from_parent(parent, path=file_path, sybils=[SYBIL])
+'''
+
+
+@pytest.mark.timeout(120)
+def test_plugin_on_a_broken_document(tmp_path: Path):
+    (tmp_path / "SKILL.md").write_text(BROKEN)
+    (tmp_path / "conftest.py").write_text(CONFTEST)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "--tb=short", "SKILL.md"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=110, env=env,
+    )
+    out = result.stdout
+    assert "INTERNALERROR" not in out + result.stderr, out[-3000:]
+    outcomes = {int(line): word for word, line in re.findall(r"^(PASSED|FAILED|ERROR) SKILL\.md::line:(\d+)", out, re.MULTILINE)}
+    assert outcomes == {
+        3: "PASSED",
+        8: "PASSED",  # right type + message
+        13: "FAILED",  # message differs
+        18: "FAILED",  # wrong type
+        23: "FAILED",  # nothing raised
+        27: "FAILED",  # chained exception (#118)
+        34: "FAILED",  # pytest.fail inside except (#118)
+        42: "PASSED",  # pycon, shared namespace (y from the no-error block)
+        49: "FAILED",  # pycon mismatch
+        54: "PASSED",  # the skip comment itself
+        59: "PASSED",  # invisible block with the per-document work_dir
+    }, out[-4000:]
+    assert "SKIPPED [1] SKILL.md:55: needs a real bucket" in out, out[-2000:]
+    assert "expected substring: 'some other message'" in out
+    assert "expect-error: KeyError: abc -> got builtins.ValueError instead" in out
+    assert "the block raised nothing" in out
+    assert "SKILL.md:50: >>> x + 1" in out
+    assert result.returncode == 1
+
+
+def test_scanner_flags_ignored_fences(tmp_path: Path):
+    text = "```py\nx\n```\n```python title=a.py\nx\n```\n```Python\nx\n```\n``` python\nx\n```\n````markdown\n```python\nx\n```\n````\n```python\nok\n```\n"
+    fences, inside = scan_fences(text, "t.md")
+    assert [f.info for f in fences] == ["py", "python title=a.py", "Python", " python", "markdown", "python"]
+    assert 14 in inside  # the nested ```python is text, not a block
