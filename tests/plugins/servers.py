@@ -119,13 +119,14 @@ def boto_client(endpoint: str):
     )
 
 
-def upload_dir(client, bucket: str, root: Path, sub: str) -> list[str]:
+def upload_dir(client, bucket: str, root: Path, sub: str, acl: str | None = None) -> list[str]:
     """Upload ``root/sub/*`` as ``sub/<name>``; returns the keys."""
     keys = []
+    extra = {"ACL": acl} if acl else None
     for path in sorted((root / sub).iterdir()):
         if path.is_file():
             key = f"{sub}/{path.name}"
-            client.upload_file(str(path), bucket, key)
+            client.upload_file(str(path), bucket, key, ExtraArgs=extra)
             keys.append(key)
     return keys
 
@@ -189,7 +190,9 @@ def s3_data_bucket(s3_client, data_dir: Path) -> str:
 def s3_public_bucket(s3_client, data_dir: Path) -> str:
     bucket = "vz-public"
     s3_client.create_bucket(Bucket=bucket)
-    upload_dir(s3_client, bucket, data_dir, "series")
+    # public-read object ACLs as well: moto checks HEAD against an "s3:HeadObject" action, which
+    # a standard public-read policy (s3:GetObject, which covers HEAD on AWS) does not name
+    upload_dir(s3_client, bucket, data_dir, "series", acl="public-read")
     s3_client.put_bucket_policy(Bucket=bucket, Policy=public_read_policy(bucket))
     return bucket
 
@@ -306,3 +309,40 @@ def http_base_url(data_dir: Path, tmp_path_factory: pytest.TempPathFactory, http
         finally:
             server.shutdown()
             thread.join(10)
+
+
+# --------------------------------------------------------------------------- helpers for the backend tests
+
+
+def repo_storage(endpoint: str, bucket: str, prefix: str):
+    """An icechunk repository storage in the loopback S3 server (all required arguments in one place)."""
+    import icechunk
+
+    return icechunk.s3_storage(
+        bucket=bucket,
+        prefix=prefix,
+        endpoint_url=endpoint,
+        region=REGION,
+        allow_http=True,
+        force_path_style=True,
+        access_key_id=TEST_KEY_ID,
+        secret_access_key=TEST_SECRET,
+    )
+
+
+def local_series(paths) -> "xr.Dataset":  # noqa: F821
+    """The local files concatenated along time, loaded (the reference for every read-back)."""
+    import xarray as xr
+
+    parts = [xr.open_dataset(p, engine="h5netcdf").load() for p in paths]
+    return xr.concat(parts, dim="time", coords="minimal", compat="override", combine_attrs="override")
+
+
+def assert_same_values(actual, expected, variables=("temperature", "precipitation")) -> None:
+    """Every data variable and the time axis of ``actual`` equal ``expected`` (numpy, exact)."""
+    import numpy as np
+
+    assert actual.sizes == expected.sizes, (dict(actual.sizes), dict(expected.sizes))
+    for name in variables:
+        np.testing.assert_array_equal(actual[name].values, expected[name].values, err_msg=name)
+    np.testing.assert_array_equal(actual["time"].values, expected["time"].values, err_msg="time")
