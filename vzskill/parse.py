@@ -21,7 +21,7 @@ from typing import Any, Iterable, Sequence
 
 import xarray as xr
 
-from vzskill.sources import Access, SourceError, normalize_url, suggest_root
+from vzskill.sources import Access, SourceError, local_path, normalize_url, suggest_root
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 NETCDF3_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
@@ -255,10 +255,14 @@ def explain(url: str, exc: BaseException, registry: Any = None, kind: str | None
         return msg, None, msg.split(" -> ", 1)[-1] if " -> " in msg else "fix the URL"
     if isinstance(exc, FileNotFoundError):
         fix = "check the path/URL (typo? moved? deleted?), or remove it from the list"
-        return f"{name}: file not found ({url}) -> {fix}", None, fix
+        where = local_path(url) if url.startswith("file://") else url
+        return f"{name}: file not found ({where}) -> {fix}", None, fix
     if isinstance(exc, PermissionError) or "PermissionDenied" in type(exc).__name__ or "403" in text:
         fix = "pass credentials (Access(access_key_id=..., ...)) or Access(anonymous=True) for a public bucket"
         return f"{name}: access denied ({url}) -> {fix}", None, fix
+    if url.startswith("file://") and not os.path.exists(local_path(url)):
+        fix = "check the path (typo? moved? deleted?), or remove it from the list"
+        return f"{name}: file not found ({local_path(url)}) -> {fix}", None, fix
     if "Could not find an ObjectStore matching" in text:
         fix = f"register the store under {suggest_root(url)!r}"
         return f"{name}: no registry key matches {url} -> {fix}", None, fix
@@ -374,6 +378,29 @@ def _valid_urls(urls: Sequence[str]) -> list[str]:
     return out
 
 
+def _registry_for(urls: list[str], access: Access | None) -> Any:
+    """``build_registry(urls)``; if the URLs share no usable root, one store per file directory (so parsing still works)."""
+    from obspec_utils.registry import ObjectStoreRegistry
+
+    from vzskill.registry import build_registry, store_for
+    from vzskill.sources import parse_source
+
+    try:
+        return build_registry(urls, access)
+    except SourceError:
+        registry = ObjectStoreRegistry()
+        seen: set[str] = set()
+        for u in urls:
+            try:
+                source = parse_source(u)
+                if source.root not in seen:
+                    registry.register(source.root, store_for(source, access))
+                    seen.add(source.root)
+            except Exception:
+                continue
+        return registry
+
+
 def parse_files(
     urls: Iterable[str | os.PathLike[str]],
     registry: Any = None,
@@ -397,9 +424,7 @@ def parse_files(
     if registry is None:
         valid = _valid_urls(raw)
         if valid:
-            from vzskill.registry import build_registry
-
-            registry = build_registry(valid, access)
+            registry = _registry_for(valid, access)
     options = _Options(
         loadable_variables=tuple(loadable_variables) if loadable_variables is not None else None,
         decode_times=decode_times,
