@@ -1,0 +1,5 @@
+"""``python -m vzskill`` = the ``vzskill`` console script."""
+
+from vzskill.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,476 @@
+"""``vzskill`` command line: demo, inspect, virtualize, check, verify, doctor, install-skill.
+
+Non-interactive. Every command has ``--help`` and ``--json`` (one JSON document on stdout, for
+agents), exits 0 (ok) / 1 (findings: check errors, value mismatches, files that cannot be read) /
+2 (could not run: bad arguments, unsupported stack, unreachable repository), and reports a failure
+as ONE line on stderr (no traceback; set ``VZSKILL_DEBUG=1`` for one). A progress bar is drawn on
+stderr only when stderr is a terminal.
+
+Only the standard library is imported at module level, so ``vzskill --help`` and ``vzskill doctor``
+work on any Python and the stack guard can explain an unsupported environment (Python 3.11,
+icechunk 1.x) instead of failing with an ImportError.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from vzskill import __version__
+from vzskill import doctor as _doctor
+
+PROG = "vzskill"
+
+
+class CLIError(Exception):
+    """A failure with a ready one-line message and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = 2, payload: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.payload = payload or {}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (usage errors exit 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+        raise SystemExit(2)
+
+
+# --------------------------------------------------------------------------- output helpers
+
+
+def _one_line(text: str) -> str:
+    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/inf -> strings, numpy scalars/arrays -> Python values, unknown objects -> str."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy scalar / array
+        return _clean(value.tolist())
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value).replace("nan", "NaN").replace("inf", "Infinity")
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(_clean(data), indent=2, allow_nan=False) + "\n")
+
+
+class _Progress:
+    """Stage progress on stderr (rich), only when stderr is a terminal; a no-op otherwise."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            try:
+                from rich.console import Console
+                from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+                self._progress = Progress(
+                    SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+                )
+                self._progress.start()
+            except Exception:  # noqa: BLE001 - no rich: no bar
+                self._progress = None
+        return self
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        task = self._tasks.get(stage)
+        if task is None:
+            task = self._tasks[stage] = self._progress.add_task(stage, total=max(total, 1))
+        self._progress.update(task, completed=done, total=max(total, 1))
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+
+
+def _access(args: argparse.Namespace) -> Any:
+    from vzskill.sources import Access
+
+    return Access(
+        anonymous=getattr(args, "anonymous", False),
+        region=getattr(args, "region", None),
+        endpoint=getattr(args, "endpoint", None),
+    )
+
+
+def _quiet_libraries() -> None:
+    """Keep stderr to our one line: icechunk's Rust WARN logs and library warnings off (unless debugging)."""
+    os.environ.setdefault("ICECHUNK_LOG", "error")
+    if not os.environ.get("VZSKILL_DEBUG"):
+        import warnings
+
+        warnings.simplefilter("ignore")
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    report = _doctor.diagnose()
+    if args.json:
+        _emit_json(report.to_dict())
+    else:
+        print(report.format_table())
+    if not report.ok:
+        sys.stderr.write(f"{PROG} doctor: {_one_line(report.errors[0].message)}\n")
+    return report.exit_code
+
+
+def _demo_dir(args: argparse.Namespace) -> Path:
+    if args.dir:
+        root = Path(args.dir).expanduser().resolve()
+        root.mkdir(parents=True, exist_ok=True)
+        return root
+    import tempfile
+
+    return Path(tempfile.mkdtemp(prefix="vzskill-demo-"))
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    t0 = time.perf_counter()
+    import shutil
+
+    import icechunk
+    import numpy as np
+    import xarray as xr
+
+    from vzskill import fixtures
+    from vzskill.containers import open_repo
+    from vzskill.write import storage_for, virtualize
+
+    root = _demo_dir(args)
+    data_dir, repo_dir = root / "data", root / "repo"
+    if repo_dir.exists():
+        if icechunk.Repository.exists(storage_for(repo_dir)):
+            shutil.rmtree(repo_dir)  # the demo's own repository from an earlier run
+        elif any(repo_dir.iterdir()):
+            raise CLIError(f"{repo_dir} exists and is not a vzskill demo repository -> pass another --dir")
+    with _Progress(None if not args.json else False) as progress:
+        progress("make sample files", 0, args.files)
+        files = fixtures.make_series(data_dir, args.files)
+        progress("make sample files", args.files, args.files)
+        result = virtualize([str(f) for f in files], str(repo_dir), concat_dim="time", message="vzskill demo", progress=progress)
+
+        progress("read back + compare", 0, 1)
+        repo = open_repo(storage_for(repo_dir))
+        stored = xr.open_zarr(repo.readonly_session("main").store, consolidated=False, zarr_format=3, chunks=None)
+        direct = xr.concat([xr.open_dataset(f, engine="h5netcdf").load() for f in files], dim="time")
+        compared: dict[str, bool] = {}
+        for name in [*fixtures.DATA_VARS, "time", "lat", "lon"]:
+            a, b = stored[name].values, direct[name].values
+            compared[name] = bool(a.shape == b.shape and a.dtype == b.dtype and np.array_equal(a, b))
+        lat_dims = tuple(map(str, stored["lat"].dims))
+        progress("read back + compare", 1, 1)
+    equal = all(compared.values()) and lat_dims == ("lat",)
+    seconds = round(time.perf_counter() - t0, 2)
+    summary = {
+        "equal": equal,
+        "compared": compared,
+        "files": [str(f) for f in files],
+        "repo": str(repo_dir),
+        "snapshot_id": result.snapshot_id,
+        "branch": result.branch,
+        "variables": result.variables,
+        "dims": result.dims,
+        "nrefs": result.nrefs,
+        "seconds": seconds,
+    }
+    if args.json:
+        _emit_json(summary)
+    else:
+        print(f"vzskill demo: {len(files)} NetCDF4 files in {data_dir}")
+        print(f"  virtualized into icechunk repo {repo_dir} (branch main, snapshot {result.snapshot_id})")
+        print(f"  {', '.join(result.variables)}: dims {result.dims}, {result.nrefs} virtual chunk references")
+        status = "EQUAL" if equal else "DIFFERENT: " + ", ".join(k for k, v in compared.items() if not v)
+        print(f"  read back through icechunk vs direct h5netcdf read: {status}")
+        print(f"  done in {seconds} s")
+    if not equal:
+        sys.stderr.write(f"{PROG} demo: values read back differ from the source files ({', '.join(k for k, v in compared.items() if not v) or 'lat dims'})\n")
+        return 1
+    return 0
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from vzskill.inspect import format_info, inspect_files
+
+    with _Progress(None if not args.json else False) as progress:
+        progress("inspect", 0, len(args.files))
+        infos = inspect_files(args.files, _access(args), group=args.group)
+        progress("inspect", len(args.files), len(args.files))
+    if args.json:
+        _emit_json({"ok": not any(i.error for i in infos), "files": [i.to_dict() for i in infos]})
+    else:
+        print("\n\n".join(format_info(i) for i in infos))
+    failed = [i for i in infos if i.error]
+    if failed:
+        more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
+        sys.stderr.write(f"{PROG} inspect: {_one_line(failed[0].error or '')}{more}\n")
+        return 1
+    return 0
+
+
+def cmd_virtualize(args: argparse.Namespace) -> int:
+    from vzskill.write import VirtualizeError, virtualize
+
+    concat_dim = args.concat_dim
+    if args.combine == "by_coords" and concat_dim == "time" and not args.concat_dim_given:
+        concat_dim = None
+    try:
+        with _Progress(None if not args.json else False) as progress:
+            result = virtualize(
+                args.urls,
+                args.repo,
+                concat_dim=concat_dim,
+                combine=args.combine,
+                access=_access(args),
+                append=args.append,
+                branch=args.branch,
+                message=args.message,
+                loadable_variables=args.loadable,
+                drop_variables=args.drop,
+                check=not args.no_check,
+                progress=progress,
+            )
+    except VirtualizeError as exc:
+        payload: dict[str, Any] = {}
+        if exc.report is not None:
+            payload["check"] = exc.report.to_dict()
+            if not args.json:
+                print(exc.report.format_table())
+        raise CLIError(str(exc), exit_code=exc.exit_code, payload=payload) from exc
+    if args.json:
+        _emit_json({"ok": True, **result.to_dict()})
+    else:
+        verb = "appended" if result.appended else "wrote"
+        print(
+            f"{verb} {result.n_files} file(s) to {args.repo} branch {result.branch}: snapshot {result.snapshot_id}, "
+            f"variables {', '.join(result.variables)}, dims {result.dims}, {result.nrefs} virtual chunk references"
+        )
+        for w in result.warnings:
+            print(f"warning: {w}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from vzskill.check import check
+
+    with _Progress(None if not args.json else False) as progress:
+        progress("check", 0, 1)
+        report = check(args.urls, concat_dim=args.concat_dim, access=_access(args))
+        progress("check", 1, 1)
+    if args.json:
+        _emit_json(report.to_dict())
+    else:
+        print(report.format_table())
+    code = int(report.exit_code)
+    if code:
+        errors = [f for f in report.findings if f.severity == "error"]
+        first = errors[0].message if errors else "check could not run"
+        sys.stderr.write(f"{PROG} check: {len(errors)} error(s): {_one_line(first)}\n")
+    return code
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from vzskill.verify import verify
+    from vzskill.write import storage_for
+
+    access = _access(args)
+    storage = storage_for(args.repo, access.with_(anonymous=False) if access.anonymous else access)
+    import icechunk
+
+    if not icechunk.Repository.exists(storage):
+        raise CLIError(f"no icechunk repository at {args.repo} -> check --repo (write one with `vzskill virtualize`)")
+    with _Progress(None if not args.json else False) as progress:
+        progress("verify", 0, 1)
+        report = verify(
+            storage, args.urls or None, branch=args.branch, tag=args.tag, snapshot_id=args.snapshot,
+            sample=args.sample, access=access,
+        )
+        progress("verify", 1, 1)
+    if args.json:
+        _emit_json(report.to_dict())
+    else:
+        print(report.format_table())
+    code = int(report.exit_code)
+    if code:
+        n_bad = len(getattr(report, "mismatches", []) or []) + len(getattr(report, "stale", []) or [])
+        sys.stderr.write(f"{PROG} verify: repository does not match its sources ({n_bad} problem(s)) -> see the report above\n")
+    return code
+
+
+def cmd_install_skill(args: argparse.Namespace) -> int:
+    from vzskill.skill import install_skill
+
+    path = install_skill(args.dest)
+    if args.json:
+        _emit_json({"ok": True, "path": str(path), "files": sorted(p.name for p in Path(path).iterdir())})
+    else:
+        print(f"installed the skill into {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def _add_access(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("remote sources")
+    g.add_argument("--anonymous", action="store_true", help="unsigned requests for public S3/GCS/Azure sources")
+    g.add_argument("--endpoint", metavar="URL", help="S3-compatible endpoint (MinIO, Ceph, moto...); implies path-style")
+    g.add_argument("--region", metavar="R", help="S3 region (default: AWS_REGION or us-east-1)")
+
+
+class _Given(argparse.Action):
+    """Stores the value and remembers that the option was given explicitly."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, self.dest + "_given", True)
+
+
+def build_parser() -> _Parser:
+    common = _Parser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print one JSON document on stdout (for agents)")
+
+    parser = _Parser(
+        prog=PROG,
+        description="Virtualize NetCDF/HDF5/FITS archives with VirtualiZarr into Icechunk, check them first, verify them after.",
+        epilog="Exit codes: 0 ok, 1 findings (check errors, mismatches), 2 could not run. VZSKILL_DEBUG=1 shows tracebacks.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("demo", parents=[common], help="make sample files, virtualize, read back, compare (seconds)",
+                       description="Make sample NetCDF4 files, virtualize them into a local Icechunk repo, read back and "
+                                   "compare with a direct h5netcdf read.")
+    p.add_argument("--dir", metavar="D", help="work directory (default: a new temporary directory); D/repo is replaced")
+    p.add_argument("--files", type=int, default=3, metavar="N", help="number of sample files (default 3)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("inspect", parents=[common], help="variables, shapes, chunks, codecs, dtypes, fill values, time units",
+                       description="Describe files as VirtualiZarr sees them (every variable virtual).")
+    p.add_argument("files", nargs="+", metavar="FILE", help="local paths or URLs (file://, s3://, gs://, az://, http(s)://)")
+    p.add_argument("--group", help="HDF5/NetCDF4 group to describe")
+    _add_access(p)
+    p.set_defaults(func=cmd_inspect)
+
+    p = sub.add_parser("virtualize", parents=[common], help="parse + check + combine + write to Icechunk in one commit",
+                       description="Virtualize URLs into an Icechunk repository in ONE commit. Nothing is written when "
+                                   "check finds an error or the write fails.")
+    p.add_argument("urls", nargs="+", metavar="URL", help="source files (local paths or URLs), in concat order")
+    p.add_argument("--repo", required=True, metavar="PATH_OR_URL", help="repository: local directory, s3://bucket/prefix, gs://, az://")
+    p.add_argument("--concat-dim", default="time", action=_Given, metavar="DIM", help="existing dimension to concatenate/append along (default time)")
+    p.add_argument("--combine", choices=["nested", "by_coords"], default="nested", help="nested (default, uses --concat-dim) or by_coords")
+    p.add_argument("--append", action="store_true", help="append along --concat-dim to the data on --branch")
+    p.add_argument("--branch", default="main", help="branch to commit to (created from main if missing)")
+    p.add_argument("--message", "-m", help="commit message")
+    p.add_argument("--loadable", action="append", metavar="VAR", help="load VAR into the repo instead of referencing it (repeatable)")
+    p.add_argument("--drop", action="append", metavar="VAR", help="drop VAR while parsing (repeatable)")
+    p.add_argument("--no-check", action="store_true", help="skip the consistency check (not recommended)")
+    _add_access(p)
+    p.set_defaults(func=cmd_virtualize, concat_dim_given=False)
+
+    p = sub.add_parser("check", parents=[common], help="find what would make virtualize fail or give wrong data",
+                       description="Parse the files once and report inconsistent chunks, codecs, dtypes, time units, "
+                                   "unreadable variables.")
+    p.add_argument("urls", nargs="+", metavar="URL")
+    p.add_argument("--concat-dim", default="time", metavar="DIM", help="dimension the files will be concatenated along")
+    _add_access(p)
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("verify", parents=[common], help="compare a repository's values with its sources; find stale sources",
+                       description="Read the repository and the source files and compare values; report missing or "
+                                   "modified sources.")
+    p.add_argument("urls", nargs="*", metavar="URL", help="source files (default: the ones the repository references)")
+    p.add_argument("--repo", required=True, metavar="PATH_OR_URL")
+    ref = p.add_mutually_exclusive_group()
+    ref.add_argument("--branch", default="main")
+    ref.add_argument("--tag")
+    ref.add_argument("--snapshot", metavar="ID")
+    p.add_argument("--sample", type=int, metavar="N", help="compare N sampled chunks per variable instead of everything")
+    _add_access(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("doctor", parents=[common], help="installed versions vs tested versions, known drift",
+                       description="Compare Python and package versions with the tested stack; exit 2 when unsupported.")
+    p.set_defaults(func=cmd_doctor)
+
+    p = sub.add_parser("install-skill", parents=[common], help="copy the agent skill (SKILL.md + references) into DEST",
+                       description="Install the skill folder (named after SKILL.md's name) into DEST, e.g. ~/.claude/skills.")
+    p.add_argument("dest", metavar="DEST")
+    p.set_defaults(func=cmd_install_skill)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help(sys.stderr)
+        sys.stderr.write(f"{PROG}: error: missing COMMAND (see `{PROG} --help`)\n")
+        return 2
+    command = args.command
+    func: Callable[[argparse.Namespace], int] = args.func
+    if command != "doctor":
+        problem = _doctor.stack_problem()
+        if problem:
+            if getattr(args, "json", False):
+                _emit_json({"ok": False, "exit_code": 2, "error": problem})
+            sys.stderr.write(f"{PROG}: {problem}\n")
+            return 2
+    _quiet_libraries()
+    try:
+        return int(func(args) or 0)
+    except CLIError as exc:
+        message, code, payload = _one_line(str(exc)), exc.exit_code, exc.payload
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG} {command}: interrupted\n")
+        return 130
+    except SystemExit:
+        raise
+    except Exception as exc:  # noqa: BLE001 - one line, no traceback
+        if os.environ.get("VZSKILL_DEBUG"):
+            raise
+        text = _one_line(str(exc))
+        from vzskill.sources import SourceError
+
+        known = isinstance(exc, (SourceError, FileNotFoundError, PermissionError))
+        try:
+            from vzskill.doctor import UnsupportedStackError
+
+            known = known or isinstance(exc, UnsupportedStackError)
+        except Exception:  # noqa: BLE001
+            pass
+        message = text if known and text else f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+        code, payload = 2, {}
+    if getattr(args, "json", False):
+        _emit_json({"ok": False, "exit_code": code, "error": message, **payload})
+    sys.stderr.write(f"{PROG} {command}: error: {message}\n")
+    return code
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
