@@ -21,6 +21,10 @@ def store_for(source: Source, access: Access | None = None) -> Any:
     access = access or Access()
     scheme = source.scheme
     if scheme == "file":
+        if not os.path.isdir(source.bucket):
+            raise SourceError(
+                f"{source.url}: directory {source.bucket} does not exist -> check the path (typo? moved? not mounted?)"
+            )
         return LocalStore(prefix=source.bucket)
     if scheme in ("http", "https"):
         client_options = {"allow_http": True} if scheme == "http" else None
