@@ -200,6 +200,26 @@ def _combine(datasets: list[xr.Dataset], concat_dim: str | None, combine: str) -
     raise VirtualizeError(f"unknown combine {combine!r} -> 'nested' or 'by_coords'")
 
 
+def _varying_dims(parsed: list[Any]) -> list[str]:
+    """Dimensions whose loaded index coordinate differs between files: what by_coords concatenates along."""
+    import numpy as np
+
+    datasets = [p.dataset for p in parsed if getattr(p, "dataset", None) is not None]
+    if len(datasets) < 2:
+        return []
+    first = datasets[0]
+    out = []
+    for dim in map(str, first.dims):
+        if dim not in first.indexes:
+            continue
+        ref = first[dim].values
+        for ds in datasets[1:]:
+            if dim not in ds.indexes or ds[dim].shape != ref.shape or not np.array_equal(ds[dim].values, ref):
+                out.append(dim)
+                break
+    return out
+
+
 def count_refs(ds: xr.Dataset) -> int:
     """Virtual chunk references (non-empty, non-inlined manifest entries) in a virtual dataset."""
     from virtualizarr.manifests import ManifestArray
@@ -287,20 +307,25 @@ def virtualize(
                 raise
             run_check = None
         if run_check is not None:
-            report = run_check(parsed, concat_dim=concat_dim or "time", access=access, registry=registry)
+            check_dim: Any = concat_dim if combine == "nested" else _varying_dims(parsed)
+            report = run_check(
+                parsed, concat_dim=check_dim, access=access, registry=registry,
+                combine=combine, coords="minimal", data_vars="minimal",
+            )
         step("check", 1, 1)
         if report is not None and not report.ok:
+            fatal = getattr(report, "fatal", None)
+            if fatal:
+                raise VirtualizeError(f"check could not run, nothing written: {_first_line(fatal)}", report=report, exit_code=2)
             errors = [f for f in report.findings if f.severity == "error"]
-            first = errors[0] if errors else None
-            summary = f"{first.message}" if first is not None else "check failed"
-            more = f" (+{len(errors) - 1} more errors)" if len(errors) > 1 else ""
+            more = f" (+{len(errors) - 1} more: see `vzskill check`)" if len(errors) > 1 else ""
             raise VirtualizeError(
-                f"check found {len(errors)} error(s), nothing written: {_first_line(summary)}{more}",
+                f"check found {len(errors)} error(s), nothing written: {_first_line(errors[0].message)}{more}",
                 report=report,
                 exit_code=1,
             )
         if report is not None:
-            warnings = [f"{f.file}: {f.message}" for f in report.findings if f.severity == "warning"]
+            warnings = [f.message for f in report.findings if f.severity == "warning"]
     if failed:
         raise VirtualizeError(_first_line(str(failed[0].error)) + (f" (+{len(failed) - 1} more files failed)" if len(failed) > 1 else ""))
 
