@@ -534,7 +534,7 @@ def _analyse(report: CheckReport, concat_dims: list[str], *, combine: str, coord
     variables: dict[str, dict[str, Any]] = {}
     signature: list[list[Any]] = [[] for _ in range(n)]
 
-    def compare(var: str, prop: str, present: list[int], describe: Any, make: Any, severity: Any = "error") -> Any:
+    def compare(var: str, prop: str, present: list[int], describe: Any, make: Any, severity: Any = "error", note: str = "") -> Any:
         """Majority value of ``prop`` among files ``present``; one finding per odd file."""
         values = [infos[i][var].get(prop) for i in present]
         keys = [_hashable(v) for v in values]
@@ -548,7 +548,7 @@ def _analyse(report: CheckReport, concat_dims: list[str], *, combine: str, coord
                 if k == ref_key:
                     continue
                 sev = severity(i) if callable(severity) else severity
-                head = f"{names[i]}: variable '{var}' uses {describe(v)}, {_others(n_ref, len(present) - 1)} {describe(ref_value)}"
+                head = f"{names[i]}: variable '{var}' uses {describe(v)}, {_others(n_ref, len(present) - 1)} {describe(ref_value)}{note}"
                 fix = make(v, ref_value, i)
                 kind = {"codec_key": "codecs", "shape_other": "shape"}.get(prop, prop)
                 findings.append(Finding(sev, good[i].url, var, kind, f"{head} -> {fix}", fix))
@@ -628,21 +628,16 @@ def _analyse(report: CheckReport, concat_dims: list[str], *, combine: str, coord
         if len(timed) >= 2:
             unsafe = any(infos[i][var]["virtual"] or not infos[i][var]["time_decoded"] for i in timed)
             how = "virtual" if any(infos[i][var]["virtual"] for i in timed) else "not decoded (decode_times=False)"
-            err_fix = (
-                f"keep '{var}' loaded and decoded: leave loadable_variables=None (or include '{var}') and decode_times "
-                f"None/True; the values would otherwise be read with the first file's units"
-            )
+            err_fix = f"keep '{var}' loaded and decoded: leave loadable_variables=None (or include '{var}') and decode_times=None/True"
             warn_fix = (
                 f"safe only while '{var}' stays loaded and decoded (the default); never pass loadable_variables=[] or "
                 "decode_times=False for these files"
             )
-
-            def make_time_fix(v: Any, ref: Any, i: int, _unsafe: bool = unsafe, _how: str = how) -> str:
-                return f"'{var}' is {_how}: {err_fix}" if _unsafe else warn_fix
-
+            note = f", and '{var}' is {how}: its values would be read with the first file's units" if unsafe else ""
             sev = "error" if unsafe else "warning"
-            summary["time_units"] = compare(var, "time_units", timed, lambda v: f"units {v!r}", make_time_fix, sev)
-            summary["calendar"] = compare(var, "calendar", timed, lambda v: f"calendar {v!r}", make_time_fix, sev)
+            fix_t = (lambda v, ref, i: err_fix) if unsafe else (lambda v, ref, i: warn_fix)
+            summary["time_units"] = compare(var, "time_units", timed, lambda v: f"units {v!r}", fix_t, sev, note)
+            summary["calendar"] = compare(var, "calendar", timed, lambda v: f"calendar {v!r}", fix_t, sev, note)
 
         # dimension coordinate values along non-concat dims
         valued = [i for i in present if "values_key" in infos[i][var]]
