@@ -1,0 +1,142 @@
+"""The skill bundle: install_skill layout, `skills-ref validate`, frontmatter + size rules, links."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from vzskill import skill
+from vzskill.skill import SKILL_FILES, SkillError, install_skill, skill_name
+
+ROOT = Path(__file__).resolve().parents[1]
+ALLOWED_KEYS = {"name", "description", "license", "compatibility", "metadata"}  # allowed-tools: not used
+NAME_RULE = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def frontmatter(path: Path) -> tuple[dict, str]:
+    text = path.read_text(encoding="utf-8")
+    match = re.match(r"\A---\n(.*?)\n---\n", text, re.DOTALL)
+    assert match, f"{path.name} must start with YAML frontmatter between --- lines"
+    return yaml.safe_load(match[1]), text[match.end():]
+
+
+def skills_ref_validate(folder: Path) -> subprocess.CompletedProcess[str]:
+    """`skills-ref validate` (the skills-ref package installs the console script `agentskills`)."""
+    exe = Path(sys.executable).with_name("agentskills")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from skills_ref.cli import main; main()"]
+    return subprocess.run([*cmd, "validate", str(folder)], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return install_skill(tmp_path_factory.mktemp("skills") / "nested" / "dir")
+
+
+def test_install_lays_out_a_folder_named_after_the_skill(installed: Path):
+    meta, _ = frontmatter(ROOT / "SKILL.md")
+    assert installed.name == meta["name"] == skill_name()
+    assert sorted(p.name for p in installed.iterdir()) == sorted(SKILL_FILES)
+    for name in SKILL_FILES:
+        assert (installed / name).read_bytes() == (ROOT / name).read_bytes(), name
+
+
+def test_skills_ref_validate_passes(installed: Path):
+    result = skills_ref_validate(installed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Valid skill" in result.stdout
+
+
+def test_skills_ref_validate_rejects_a_broken_copy(tmp_path: Path, installed: Path):
+    """Negative control: the validator really runs (wrong folder name + an unknown key)."""
+    broken = tmp_path / "wrong-name"
+    shutil.copytree(installed, broken)
+    text = (broken / "SKILL.md").read_text().replace("\nname:", "\nmodel: opus\nname:", 1)
+    (broken / "SKILL.md").write_text(text)
+    result = skills_ref_validate(broken)
+    assert result.returncode == 1
+    assert "must match skill name" in result.stderr and "Unexpected fields" in result.stderr
+
+
+def test_reinstall_replaces_files_and_rejects_a_file_dest(tmp_path: Path):
+    first = install_skill(tmp_path)
+    (first / "SKILL.md").write_text("stale")
+    (first / "notes.txt").write_text("mine")
+    again = install_skill(tmp_path)
+    assert again == first
+    assert (again / "SKILL.md").read_bytes() == (ROOT / "SKILL.md").read_bytes()
+    assert (again / "notes.txt").read_text() == "mine"
+    assert not list(again.glob(".*.tmp"))
+    target = tmp_path / "a_file"
+    target.write_text("x")
+    with pytest.raises(SkillError, match="is a file"):
+        install_skill(target)
+
+
+def test_frontmatter_follows_the_agent_skills_spec():
+    meta, _ = frontmatter(ROOT / "SKILL.md")
+    assert set(meta) <= ALLOWED_KEYS, f"unexpected keys {set(meta) - ALLOWED_KEYS}"
+    assert {"name", "description", "license", "compatibility", "metadata"} <= set(meta)
+    name = meta["name"]
+    assert isinstance(name, str) and len(name) <= 64 and NAME_RULE.match(name), name
+    assert "claude" not in name and "anthropic" not in name
+    description = meta["description"]
+    assert isinstance(description, str) and 0 < len(description) <= 1024, len(description)
+    assert "<" not in description and ">" not in description
+    for word in ("NetCDF", "HDF5", "FITS", "kerchunk", "icechunk", "virtual", "without copying", "open_mfdataset"):
+        assert word.lower() in description.lower(), f"description should mention {word!r} (trigger word)"
+    compatibility = meta["compatibility"]
+    assert isinstance(compatibility, str) and 0 < len(compatibility) <= 500
+    assert "3.12" in compatibility and "icechunk" in compatibility and "virtualizarr" in compatibility
+    assert isinstance(meta["metadata"], dict)
+    assert all(isinstance(k, str) and isinstance(v, str) for k, v in meta["metadata"].items()), "metadata: str -> str"
+
+
+def test_skill_md_size_and_links():
+    text = (ROOT / "SKILL.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 500
+    links = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [link for link in links if "://" not in link]
+    assert "examples.md" in local and "troubleshooting.md" in local
+    for link in local:
+        assert (ROOT / link).exists(), f"SKILL.md links {link}, which does not exist"
+        assert "/" not in link, f"{link}: keep references one level deep"
+    lowered = text.lower()
+    assert re.search(r"read \[?`?examples\.md", lowered) and re.search(r"read \[?`?troubleshooting\.md", lowered)
+
+
+def test_compatibility_states_the_tested_versions():
+    """The versions in the frontmatter are the ones this venv runs the doc tests with."""
+    from importlib.metadata import version
+
+    meta, body = frontmatter(ROOT / "SKILL.md")
+    for package in ("virtualizarr", "icechunk", "zarr", "xarray", "obstore"):
+        tested = version(package)
+        assert f"{package} {tested}" in meta["compatibility"] or f"{package}=={tested}" in meta["compatibility"], (
+            f"compatibility should state {package} {tested} (the tested version)"
+        )
+        assert tested in body, f"SKILL.md body should state the tested {package} version {tested}"
+
+
+def test_package_copies_are_in_sync():
+    """Wheels ship vzskill/skill/*.md; refresh them with `python -m vzskill.skill --sync`."""
+    stale = [
+        name
+        for name in SKILL_FILES
+        if not (skill.PACKAGE_COPIES / name).exists()
+        or (skill.PACKAGE_COPIES / name).read_bytes() != (ROOT / name).read_bytes()
+    ]
+    assert not stale, f"vzskill/skill/{stale} differ from the root files -> run: python -m vzskill.skill --sync"
+
+
+def test_package_copies_are_used_outside_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(skill, "CHECKOUT_ROOT", tmp_path / "no-checkout")
+    assert skill.source_dir() == skill.PACKAGE_COPIES
+    monkeypatch.setattr(skill, "PACKAGE_COPIES", tmp_path / "empty")
+    with pytest.raises(SkillError, match="skill files not found"):
+        install_skill(tmp_path / "dest")
