@@ -1,0 +1,236 @@
+"""vzskill.check: per-variable consistency across real files, odd files named, fixes given."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from vzskill import fixtures
+from vzskill.check import CheckReport, check, describe_codecs
+from vzskill.parse import ParsedFile, parse_files, parser_for
+
+VZSKILL = str(Path(sys.executable).with_name("vzskill"))
+
+# variant -> (exit code, finding kinds that must name the variant)
+EXPECTED = {
+    "other_chunks": (1, {"chunks"}),
+    "other_level": (1, {"codecs"}),
+    "no_shuffle": (1, {"codecs"}),
+    "no_compression": (1, {"codecs"}),
+    "float64": (1, {"dtype"}),
+    "other_time_units": (0, {"time_units"}),
+    "scale_factor": (1, {"scale_offset", "fill_value", "dtype"}),
+    "netcdf3": (1, {"chunks", "codecs"}),
+}
+
+
+@pytest.fixture(scope="module")
+def variant_files(data_dir: Path) -> dict[str, str]:
+    return {kind: str(data_dir / "variants" / f"{kind}.nc") for kind in EXPECTED}
+
+
+def test_consistent_series_is_ok(series_files: list[Path]) -> None:
+    report = check(series_files)
+    assert report.ok and report.exit_code == 0
+    assert report.findings == []
+    assert report.groups == [[p.as_uri() for p in series_files]]
+    # the parsed datasets are there to be reused (no second parse)
+    assert len(report.datasets) == 3
+    assert type(report.datasets[0]["temperature"].data).__name__ == "ManifestArray"
+    info = report.variables["temperature"]
+    assert info["chunks"] == (1, 10, 15)
+    assert info["codecs"] == "zlib level 4 with shuffle"
+    assert info["dtype"] == "float32"
+    assert report.variables["time"]["time_units"] == "days since 2024-01-01"
+
+
+def test_parsed_files_are_reused_not_reparsed(series_files: list[Path]) -> None:
+    parsed = parse_files(series_files)
+    report = check(parsed)
+    assert report.ok
+    assert all(a is b for a, b in zip(report.datasets, [p.dataset for p in parsed]))
+
+
+@pytest.mark.parametrize("kind", list(EXPECTED))
+def test_each_variant_is_named_with_its_fix(kind: str, series_files: list[Path], variant_files: dict[str, str]) -> None:
+    odd = variant_files[kind]
+    report = check([*map(str, series_files), odd])
+    code, kinds = EXPECTED[kind]
+    assert report.exit_code == code, report.format_table()
+    assert report.findings, f"{kind}: no finding"
+    odd_url = Path(odd).as_uri()
+    # every finding is about the odd file, one line, names it and carries a fix
+    for f in report.findings:
+        assert f.file == odd_url
+        assert "\n" not in f.message
+        assert f.message.startswith(f"{kind}.nc: variable '")
+        assert " -> " in f.message and f.fix and f.message.endswith(f.fix)
+    assert {f.kind for f in report.findings} >= kinds
+    assert report.odd_files == [odd_url]
+    assert report.groups[0] == [p.as_uri() for p in series_files]
+    assert report.groups[1] == [odd_url]
+
+
+def test_messages_say_level_shuffle_and_fix(series_files: list[Path], variant_files: dict[str, str]) -> None:
+    report = check([*series_files, variant_files["other_level"]])
+    msg = report.errors[0].message
+    assert msg == (
+        "other_level.nc: variable 'temperature' uses zlib level 9 with shuffle, the other 3 files use zlib level 4 "
+        "with shuffle -> recompress it like the others (e.g. nccopy -d 4 -s), or pass loadable_variables=['temperature']"
+    )
+    report = check([*series_files, variant_files["no_shuffle"]])
+    assert "uses zlib level 4 without shuffle, the other 3 files use zlib level 4 with shuffle" in report.errors[0].message
+
+
+def test_all_variants_together_name_every_odd_file(series_files: list[Path], variant_files: dict[str, str]) -> None:
+    report = check([*series_files, *variant_files.values()])
+    assert report.exit_code == 1
+    assert sorted(report.odd_files) == sorted(Path(v).as_uri() for v in variant_files.values())
+    assert report.groups[0] == [p.as_uri() for p in series_files]
+    doc = json.loads(json.dumps(report.to_dict()))
+    assert sorted(doc["odd_file_names"]) == sorted(f"{k}.nc" for k in variant_files)
+    table = report.format_table()
+    for kind in variant_files:
+        assert f"{kind}.nc" in table
+
+
+def test_cli_check_json_names_every_odd_file(series_files: list[Path], variant_files: dict[str, str]) -> None:
+    proc = subprocess.run(
+        [VZSKILL, "check", "--json", *map(str, series_files), *variant_files.values()],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert sorted(doc["odd_file_names"]) == sorted(f"{k}.nc" for k in variant_files)
+    named = {f["file_name"] for f in doc["findings"]}
+    assert named == {f"{k}.nc" for k in variant_files}
+    assert len(proc.stderr.strip().splitlines()) == 1  # one-line error on stderr
+
+
+def test_cli_check_ok_exit_0(series_files: list[Path]) -> None:
+    proc = subprocess.run([VZSKILL, "check", *map(str, series_files)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "OK" in proc.stdout
+
+
+def test_mixed_time_units_with_virtual_time_is_an_error(series_files: list[Path], variant_files: dict[str, str]) -> None:
+    files = [*series_files, variant_files["other_time_units"]]
+    loaded = check(files)
+    assert loaded.ok and [f.severity for f in loaded.findings] == ["warning"]
+    for kwargs, how in (({"loadable_variables": []}, "is virtual"), ({"decode_times": False}, "is not decoded")):
+        report = check(files, coords="minimal", **kwargs)
+        errs = [f for f in report.errors if f.kind == "time_units"]
+        assert len(errs) == 1, report.format_table()
+        assert errs[0].message.startswith(
+            "other_time_units.nc: variable 'time' uses units 'hours since 2024-01-05', the other 3 files use units "
+            f"'days since 2024-01-01', and 'time' {how}"
+        )
+        assert "keep 'time' loaded and decoded" in errs[0].fix
+
+
+def test_concat_dim_typo_is_an_error(series_files: list[Path]) -> None:
+    report = check(series_files, concat_dim="Time")
+    assert report.exit_code == 1
+    [f] = report.findings
+    assert f.kind == "concat_dim" and f.severity == "error"
+    assert "did you mean 'time'?" in f.message
+    # a genuinely new dimension (ensemble stacking) is only a warning
+    report = check(series_files[:1] * 1 + series_files[1:2], concat_dim="member")
+    assert all(f.severity == "warning" for f in report.findings if f.kind == "concat_dim")
+
+
+def test_virtual_coordinates_would_become_2d(series_files: list[Path]) -> None:
+    report = check(series_files, loadable_variables=[], coords="different")
+    kinds = {(f.kind, f.variable) for f in report.errors}
+    assert ("virtual_coordinate", "lat") in kinds and ("virtual_coordinate", "lon") in kinds
+    msg = next(f.message for f in report.errors if f.variable == "lat")
+    assert "would turn ('lat',) into ('time', 'lat')" in msg and "coords='minimal'" in msg
+    assert check(series_files, loadable_variables=[], coords="minimal", data_vars="minimal").ok
+
+
+def test_coordinate_values_differ_and_missing_variable(tmp_path: Path, series_files: list[Path]) -> None:
+    ds = fixtures.sample_dataset(3)
+    ds = ds.assign_coords(lat=ds.lat + 0.5)
+    shifted = tmp_path / "shifted_grid.nc"
+    ds.to_netcdf(shifted, engine="h5netcdf", encoding=fixtures.encoding_for(ds))
+    ds = fixtures.sample_dataset(4).drop_vars("precipitation")
+    missing = tmp_path / "no_precip.nc"
+    ds.to_netcdf(missing, engine="h5netcdf", encoding=fixtures.encoding_for(ds))
+    report = check([*series_files, shifted, missing])
+    by_kind = {f.kind: f for f in report.errors}
+    assert by_kind["coordinate_values"].file == shifted.as_uri()
+    assert by_kind["coordinate_values"].message.startswith("shifted_grid.nc: coordinate 'lat' values differ")
+    assert by_kind["missing_variable"].message.startswith(
+        "no_precip.nc: variable 'precipitation' is missing, the other 4 files have it -> drop it"
+    )
+
+
+def test_partial_chunk_before_last_file(tmp_path: Path) -> None:
+    paths = []
+    for i, n in enumerate((3, 4)):
+        ds = fixtures.sample_dataset(i, n_time=n)
+        p = tmp_path / f"part_{i}.nc"
+        ds.to_netcdf(p, engine="h5netcdf", encoding=fixtures.encoding_for(ds, chunks=(2, 10, 15)))
+        paths.append(p)
+    report = check(paths)
+    partial = [f for f in report.errors if f.kind == "partial_chunk"]
+    assert partial and all(f.file == paths[0].as_uri() for f in partial)
+    assert not [f for f in check(paths[::-1]).findings if f.kind == "partial_chunk"]  # partial chunk last: fine
+
+
+def test_parallel_executor_same_report(series_files: list[Path], variant_files: dict[str, str]) -> None:
+    files = [*series_files, variant_files["float64"]]
+    serial = check(files)
+    with ThreadPoolExecutor(2) as pool:
+        threaded = check(files, parallel=pool)
+    assert [f.message for f in serial.findings] == [f.message for f in threaded.findings]
+
+
+def test_parser_for_by_magic_and_extension(data_dir: Path) -> None:
+    assert type(parser_for(data_dir / "series" / "temp_000.nc")).__name__ == "HDFParser"
+    assert type(parser_for(data_dir / "variants" / "netcdf3.nc")).__name__ == "NetCDF3Parser"
+    assert type(parser_for(data_dir / "fits" / "image.fits")).__name__ == "FITSParser"
+    assert type(parser_for("/nowhere/refs.json")).__name__ == "KerchunkJSONParser"
+    assert type(parser_for("/nowhere/refs.parq")).__name__ == "KerchunkParquetParser"
+    assert type(parser_for("/nowhere/store.zarr")).__name__ == "ZarrParser"
+
+
+def test_mixed_formats_parse_once(data_dir: Path) -> None:
+    parsed = parse_files([data_dir / "series" / "temp_000.nc", data_dir / "variants" / "netcdf3.nc", data_dir / "fits" / "image.fits"])
+    assert [p.kind for p in parsed] == ["hdf5", "netcdf3", "fits"]
+    assert all(isinstance(p, ParsedFile) and p.ok for p in parsed)
+
+
+def test_describe_codecs() -> None:
+    assert describe_codecs((("bytes", ()),)) == "no compression"
+    assert describe_codecs((("bytes", (("endian", "big"),)),)) == "no compression, big-endian"
+    assert describe_codecs((("bytes", ()), ("shuffle", ()), ("zlib", (("level", 3),)))) == "zlib level 3 with shuffle"
+
+
+def test_could_not_run_is_exit_2() -> None:
+    report = check([])
+    assert report.exit_code == 2 and report.fatal
+    assert isinstance(report, CheckReport)
+    report = check(["/data/x.nc"], registry={"file:///data/.*": object()})
+    assert report.exit_code == 2 and "regular expression" in report.fatal
+
+
+def test_check_reads_no_chunks(series_files: list[Path], tmp_path: Path) -> None:
+    """Metadata only: a file whose chunk bytes are zeroed still checks OK (and identically)."""
+    src = series_files[0].read_bytes()
+    import h5py
+
+    with h5py.File(series_files[0], "r") as f:
+        info = f["temperature"].id.get_chunk_info(0)
+    broken = bytearray(src)
+    broken[info.byte_offset : info.byte_offset + info.size] = bytes(info.size)
+    target = tmp_path / "zeroed.nc"
+    target.write_bytes(bytes(broken))
+    report = check([target, *series_files[1:]])
+    assert report.ok, report.format_table()
+    assert len(report.datasets) == 3
