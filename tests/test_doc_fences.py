@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 import textwrap
@@ -65,6 +66,22 @@ def scan_fences(text: str, path: str) -> tuple[list[Fence], list[int]]:
         else:
             inside.append(number)
     return fences, inside
+
+
+def fenced_blocks(text: str) -> list[tuple[int, str, list[str]]]:
+    """(opening line, info, body lines) of every top-level fenced block."""
+    fences, inside = scan_fences(text, "")
+    lines = text.splitlines()
+    inside_set = set(inside)
+    blocks = []
+    for fence in fences:
+        body = []
+        number = fence.line + 1
+        while number in inside_set:
+            body.append(lines[number - 1])
+            number += 1
+        blocks.append((fence.line, fence.info.strip(), body))
+    return blocks
 
 
 def executed_block_lines(path: Path) -> list[int]:
@@ -175,6 +192,48 @@ def test_every_block_is_a_sybil_item(path: Path):
     _, inside = scan_fences("\n".join(text), path.name)
     skip_lines = [n for n, line in enumerate(text, start=1) if n not in set(inside) and SKIP.match(line)]
     assert sorted(ex.line for ex in examples if is_skip(ex)) == skip_lines
+
+
+SHELL_INFO = ("bash", "sh", "shell", "console", "zsh")
+
+
+def documented_cli_calls(path: Path) -> list[tuple[int, list[str]]]:
+    """`vzskill ...` command lines in the shell blocks of ``path`` (comments and `$ ` prompts stripped)."""
+    calls = []
+    for start, info, body in fenced_blocks(path.read_text(encoding="utf-8")):
+        if info.split(" ")[0] not in SHELL_INFO:
+            continue
+        joined: list[tuple[int, str]] = []
+        for offset, line in enumerate(body, start=1):
+            if joined and joined[-1][1].endswith("\\"):
+                joined[-1] = (joined[-1][0], joined[-1][1][:-1] + " " + line.strip())
+            else:
+                joined.append((start + offset, line.strip()))
+        for number, line in joined:
+            line = line.removeprefix("$ ").strip()
+            if not line.startswith("vzskill "):
+                continue
+            argv = shlex.split(line, comments=True)
+            if "|" in argv:
+                argv = argv[: argv.index("|")]
+            calls.append((number, argv))
+    return calls
+
+
+@pytest.mark.parametrize("path", doc_paths(), ids=lambda p: p.name)
+def test_documented_cli_calls_parse(path: Path, capsys: pytest.CaptureFixture[str]):
+    """Every `vzskill ...` line in a shell block is accepted by the current CLI's argument parser
+    (not executed here: tests/test_cli.py runs the commands)."""
+    from vzskill.cli import build_parser
+
+    bad = []
+    for number, argv in documented_cli_calls(path):
+        try:
+            build_parser().parse_args(argv[1:])
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                bad.append(f"{path.name}:{number}: {' '.join(argv)} -> {capsys.readouterr().err.strip()}")
+    assert not bad, "\n".join(bad)
 
 
 def expected_item_count() -> dict[str, int]:
@@ -319,3 +378,17 @@ def test_scanner_flags_ignored_fences(tmp_path: Path):
     fences, inside = scan_fences(text, "t.md")
     assert [f.info for f in fences] == ["py", "python title=a.py", "Python", " python", "markdown", "python"]
     assert 14 in inside  # the nested ```python is text, not a block
+
+
+def test_cli_line_extraction(tmp_path: Path):
+    doc = tmp_path / "x.md"
+    doc.write_text(
+        "```bash\n$ vzskill check a.nc b.nc \\\n    --json   # comment\nls -l\nvzskill doctor | head\n```\n"
+        "```text\nvzskill not-a-shell-block\n```\n"
+    )
+    assert documented_cli_calls(doc) == [(2, ["vzskill", "check", "a.nc", "b.nc", "--json"]), (5, ["vzskill", "doctor"])]
+    from vzskill.cli import build_parser
+
+    with pytest.raises(SystemExit) as exc:
+        build_parser().parse_args(["check", "a.nc", "--no-such-flag"])
+    assert exc.value.code == 2
