@@ -1,0 +1,185 @@
+"""vzskill.verify against real local Icechunk repositories and their NetCDF sources."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import icechunk
+import pytest
+import xarray as xr
+
+from vzskill import fixtures
+from vzskill.containers import create_repo
+from vzskill.parse import parse_files
+from vzskill.verify import verify
+from vzskill.write import virtualize
+
+VZSKILL = str(Path(sys.executable).with_name("vzskill"))
+
+
+def _copy_series(series_files: list[Path], dest: Path) -> list[str]:
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for p in series_files:
+        shutil.copy(p, dest / p.name)
+        out.append(str(dest / p.name))
+    return out
+
+
+@pytest.fixture(scope="module")
+def clean_repo(tmp_path_factory: pytest.TempPathFactory, series_files: list[Path]) -> tuple[Path, list[str]]:
+    root = tmp_path_factory.mktemp("verify_clean")
+    files = _copy_series(series_files, root / "src")
+    virtualize(files, root / "repo")
+    return root / "repo", files
+
+
+def test_clean_repo_verifies(clean_repo: tuple[Path, list[str]]) -> None:
+    repo, files = clean_repo
+    report = verify(repo, files)
+    assert report.ok and report.exit_code == 0, report.format_table()
+    assert report.n_variables == 2  # temperature, precipitation (coordinates are loaded, not virtual)
+    assert report.n_chunks == report.n_refs == 96
+    assert sorted(report.files) == sorted(Path(f).as_uri() for f in files)
+    assert "OK" in report.format_table()
+    json.dumps(report.to_dict())
+
+
+def test_sample_is_seeded_and_counted(clean_repo: tuple[Path, list[str]]) -> None:
+    repo, _ = clean_repo
+    a = verify(repo, sample=5, seed=1)
+    assert a.ok and a.n_chunks == 5 and a.sample == 5
+
+
+def test_tag_and_snapshot(clean_repo: tuple[Path, list[str]]) -> None:
+    repo_path, _ = clean_repo
+    from vzskill.containers import open_repo
+
+    repo = open_repo(icechunk.local_filesystem_storage(str(repo_path)))
+    snap = repo.lookup_branch("main")
+    if "v1" not in repo.list_tags():
+        repo.create_tag("v1", snap)
+    assert verify(repo, tag="v1").ok
+    report = verify(repo, snapshot_id=snap)
+    assert report.ok and report.snapshot_id == snap
+
+
+def test_mixed_time_units_written_anyway_are_caught(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    fixtures.make_series(src, 2)
+    fixtures.write_file(src / "temp_002.nc", 2, time_units="hours since 2024-01-05")
+    files = sorted(map(str, src.glob("*.nc")))
+    virtualize(files, tmp_path / "repo", loadable_variables=[], check=False)  # the silent-wrong-data case
+    report = verify(tmp_path / "repo")
+    assert report.exit_code == 1
+    [m] = report.mismatches
+    assert m.variable == "time" and m.chunk == (2,) and m.file.endswith("temp_002.nc")
+    assert m.message.startswith("time chunk (2,): 4 of 4 values differ from temp_002.nc")
+
+
+def test_wrong_bytes_reported_by_variable_and_chunk(tmp_path: Path, series_files: list[Path]) -> None:
+    """Sources whose bytes changed in place (same size, same layout): mismatches name variable + chunk."""
+    files = _copy_series(series_files, tmp_path / "src")
+    virtualize(files, tmp_path / "repo")
+    import h5py
+    import numpy as np
+
+    # rewrite one chunk of temperature with incompressible data: HDF5 stores it at a new offset, the
+    # repository's reference still points at the old bytes (what a rewritten/replaced source looks like)
+    with h5py.File(files[1], "r+") as f:
+        before = f["temperature"].id.get_chunk_info(0).byte_offset
+        f["temperature"][0, 0:10, 0:15] = np.random.default_rng(0).random((10, 15), dtype=np.float32) * 1e6
+        assert f["temperature"].id.get_chunk_info(0).byte_offset != before
+    os.utime(files[1], (0, 0))  # hide the change from the mtime check: only the values tell
+    report = verify(tmp_path / "repo")
+    assert report.exit_code == 1, report.format_table()
+    assert [(m.variable, m.chunk) for m in report.mismatches] == [("temperature", (4, 0, 0))]
+    assert report.mismatches[0].file == Path(files[1]).as_uri()
+    sampled = verify(tmp_path / "repo", sample=200)
+    assert [(m.variable, m.chunk) for m in sampled.mismatches] == [("temperature", (4, 0, 0))]
+
+
+def test_deleted_and_modified_sources_are_stale(tmp_path: Path, series_files: list[Path]) -> None:
+    files = _copy_series(series_files, tmp_path / "src")
+    virtualize(files, tmp_path / "repo")
+    os.remove(files[2])
+    later = dt.datetime.now().timestamp() + 5
+    os.utime(files[0], (later, later))
+    report = verify(tmp_path / "repo")
+    assert report.exit_code == 1
+    stale = {Path(s.file).name: s for s in report.stale}
+    assert stale["temp_002.nc"].reason == "missing"
+    assert stale["temp_002.nc"].n_refs == 32
+    assert stale["temp_002.nc"].variables == ["precipitation", "temperature"]
+    assert stale["temp_002.nc"].message.startswith("temp_002.nc: source deleted or moved (not found); 32 reference(s)")
+    assert stale["temp_000.nc"].reason == "modified"
+    assert "temp_001.nc" not in stale
+    assert report.n_chunks == 32  # the good file is still compared
+
+
+def test_icechunk_checksum_error_is_reported_as_modified(tmp_path: Path, series_files: list[Path]) -> None:
+    files = _copy_series(series_files[:2], tmp_path / "src")
+    storage = icechunk.local_filesystem_storage(str(tmp_path / "repo"))
+    repo = create_repo(storage, files)
+    combined = xr.combine_nested([p.dataset for p in parse_files(files)], concat_dim="time",
+                                 coords="minimal", compat="override", data_vars="minimal")
+    session = repo.writable_session("main")
+    # sources pinned as of 2000: every file is "newer" -> icechunk refuses the chunks
+    combined.vz.to_icechunk(session.store, last_updated_at=dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc))
+    session.commit("pinned")
+    report = verify(storage)
+    assert report.exit_code == 1
+    assert {s.reason for s in report.stale} == {"modified"}
+    assert all("checksum of the object owning the virtual chunk has changed" in s.message for s in report.stale)
+
+
+def test_container_prefix_mismatch(tmp_path: Path, series_files: list[Path]) -> None:
+    files = _copy_series(series_files[:2], tmp_path / "src")
+    virtualize(files, tmp_path / "repo")
+    storage = icechunk.local_filesystem_storage(str(tmp_path / "repo"))
+    config = icechunk.Repository.fetch_config(storage)
+    config.clear_virtual_chunk_containers()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config.set_virtual_chunk_container(
+        icechunk.VirtualChunkContainer(elsewhere.as_uri() + "/", icechunk.local_filesystem_store(str(elsewhere)))
+    )
+    icechunk.Repository.open(storage, config=config).save_config()
+    report = verify(storage)
+    assert report.exit_code == 1
+    [f] = report.errors
+    assert f.kind == "container"
+    assert f"add a container for {(tmp_path / 'src').as_uri()}/" in f.message
+
+
+def test_not_a_repo_is_exit_2(tmp_path: Path) -> None:
+    report = verify(tmp_path / "nothing-here")
+    assert report.exit_code == 2 and report.fatal and "\n" not in report.fatal
+
+
+def test_listed_but_not_referenced(clean_repo: tuple[Path, list[str]], data_dir: Path) -> None:
+    repo, files = clean_repo
+    report = verify(repo, [*files, str(data_dir / "variants" / "float64.nc")])
+    assert report.exit_code == 1
+    assert [f.kind for f in report.errors] == ["not_referenced"]
+    assert report.errors[0].message.startswith("float64.nc: listed but not referenced")
+
+
+def test_cli_verify_exit_codes(clean_repo: tuple[Path, list[str]], tmp_path: Path, series_files: list[Path]) -> None:
+    repo, _ = clean_repo
+    ok = subprocess.run([VZSKILL, "verify", "--repo", str(repo), "--json"], capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["ok"] is True
+    files = _copy_series(series_files[:2], tmp_path / "src")
+    virtualize(files, tmp_path / "repo")
+    os.remove(files[1])
+    bad = subprocess.run([VZSKILL, "verify", "--repo", str(tmp_path / "repo"), "--sample", "3"],
+                         capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 1
+    assert "MISSING" in bad.stdout and "temp_001.nc" in bad.stdout
