@@ -64,10 +64,13 @@ def credential_for(prefix: str, access: Access | None = None) -> Any:
             )
         return icechunk.s3_from_env_credentials()
     if scheme == "gs":
-        return icechunk.gcs_anonymous_credentials() if access.anonymous else icechunk.gcs_from_env_credentials()
+        # gcs_anonymous_credentials is only in icechunk.credentials (not re-exported at top level in 2.3)
+        return icechunk.credentials.gcs_anonymous_credentials() if access.anonymous else icechunk.gcs_from_env_credentials()
     if scheme in ("az", "abfs"):
         return icechunk.azure_anonymous_credentials() if access.anonymous else icechunk.azure_from_env_credentials()
-    raise SourceError(f"container {prefix!r}: unsupported scheme '{scheme}'")
+    raise SourceError(
+        f"container {prefix!r}: unsupported scheme '{scheme}' -> containers are file://, s3://, gs://, az://, abfs://, http(s)://"
+    )
 
 
 def containers_for(urls: Iterable[str | os.PathLike[str]], access: Access | None = None) -> list[icechunk.VirtualChunkContainer]:
@@ -109,6 +112,8 @@ def source_prefixes(urls: Iterable[str | os.PathLike[str]]) -> list[str]:
 
 def declared_prefixes(storage: icechunk.Storage) -> list[str]:
     """Container prefixes a repository declares (empty if it has none or does not exist)."""
+    if not icechunk.Repository.exists(storage):
+        return []
     config = icechunk.Repository.fetch_config(storage)
     containers = (config.virtual_chunk_containers if config is not None else None) or {}
     return sorted(containers)

@@ -50,6 +50,11 @@ def store_for(source: Source, access: Access | None = None) -> Any:
         account = access.azure_account
         if "@" in source.bucket and account is None:
             account = source.bucket.split("@", 1)[1].split(".", 1)[0]
+        if not account and not (os.environ.get("AZURE_STORAGE_ACCOUNT_NAME") or os.environ.get("AZURE_STORAGE_ACCOUNT")):
+            raise SourceError(
+                f"{source.url}: Azure containers need an account -> use az://container@account.dfs.core.windows.net/... "
+                "or pass Access(azure_account='...')"
+            )
         kwargs = {"account_name": account} if account else {}
         if access.anonymous:
             kwargs["skip_signature"] = True

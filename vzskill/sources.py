@@ -190,6 +190,8 @@ def roots(sources: Iterable[Source]) -> dict[str, Source]:
 
 def looks_like_regex(key: str) -> bool:
     """True for registry keys such as ``https://host\\.org/.*`` that obspec-utils cannot match."""
+    if key.startswith("^"):
+        return True
     after_scheme = key.split("://", 1)[-1]
     return bool(_REGEX_CHARS.search(after_scheme)) or "*" in after_scheme
 
