@@ -128,7 +128,7 @@ def prepare_repo(
         storage = repo_or_storage.storage
         declared = declared_prefixes(storage)
         if all(p in declared for p in source_prefixes(urls)):
-            authorized = set(repo_or_storage.authorized_virtual_container_prefixes())
+            authorized = set(repo_or_storage.authorized_virtual_container_prefixes)
             if all(p in authorized for p in source_prefixes(urls)):
                 return repo_or_storage
         return add_containers(storage, urls, access)
