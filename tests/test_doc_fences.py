@@ -322,7 +322,9 @@ raise RuntimeError("must not run")
 ```
 
 <!-- invisible-code-block: python
+import os
 assert work_dir.is_dir() and not any(work_dir.iterdir())
+assert os.environ["VZ_DOC_AUTOUSE"] == "1" and "monkeypatch" not in globals()
 -->
 '''
 
@@ -330,7 +332,15 @@ CONFTEST = '''\
 from pathlib import Path
 from tests.plugins.docs import DocFile, make_sybil
 
+import pytest
+
 pytest_plugins = ["tests.plugins.docs"]
+
+
+@pytest.fixture(autouse=True)
+def _autouse_marker(monkeypatch):
+    monkeypatch.setenv("VZ_DOC_AUTOUSE", "1")
+
 SYBIL = make_sybil(Path(__file__).parent)
 
 def pytest_collect_file(file_path, parent):
@@ -363,7 +373,7 @@ def test_plugin_on_a_broken_document(tmp_path: Path):
         42: "PASSED",  # pycon, shared namespace (y from the no-error block)
         49: "FAILED",  # pycon mismatch
         54: "PASSED",  # the skip comment itself
-        59: "PASSED",  # invisible block with the per-document work_dir
+        59: "PASSED",  # invisible block: per-document work_dir, autouse fixtures applied
     }, out[-4000:]
     assert "SKIPPED [1] SKILL.md:55: needs a real bucket" in out, out[-2000:]
     assert "expected substring: 'some other message'" in out

@@ -269,7 +269,19 @@ class DocItem(SybilItem):
         super().__init__(parent, sybil, example)
 
     def request_fixtures(self, names: Iterable[str]) -> None:  # type: ignore[override]
-        super().request_fixtures(list(self._doc_fixtures))
+        # autouse fixtures (e.g. tests/plugins/safety.py's loopback-only AWS env) apply to doc
+        # items as to any test; Sybil itself requests only the names it is given.
+        try:
+            autouse = list(self.session._fixturemanager._getautousenames(self))
+        except AttributeError:  # pragma: no cover - pytest internals moved
+            autouse = []
+        super().request_fixtures(list(dict.fromkeys([*autouse, *self._doc_fixtures])))
+
+    def setup(self) -> None:
+        # inject only the document fixtures as names (not autouse helpers such as monkeypatch)
+        self._request._fillfixtures()
+        for name in self._doc_fixtures:
+            self.example.namespace[name] = self.funcargs[name]
 
     def _traceback_filter(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
         # Sybil #118: tb[1] raises IndexError for one-frame (chained) tracebacks -> INTERNALERROR.
