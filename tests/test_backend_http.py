@@ -144,6 +144,33 @@ def test_error_httpstore_without_allow_http(http_base_url):
         obstore.get(store, NAMES[0]).bytes()
 
 
+def test_error_server_without_range_support(data_dir):
+    """Python's http.server ignores Range headers: obstore refuses it (use nginx, Apache, THREDDS...)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # noqa: ANN002
+            pass
+
+    handler = functools.partial(Quiet, directory=str(data_dir))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        store = HTTPStore.from_url(f"http://127.0.0.1:{server.server_port}", client_options={"allow_http": True})
+        with pytest.raises(
+            obstore.exceptions.NotSupportedError,
+            match=f"Operation not supported: Range request not supported by {NAMES[0]}",
+        ):
+            obstore.get_range(store, NAMES[0], start=0, end=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
+
+
 def test_error_http_container_not_authorized(http_base_url, tmp_path):
     urls = [f"{http_base_url}/{NAMES[0]}"]
     vds = open_virtual_dataset(urls[0], registry=vzskill.build_registry(urls), parser=HDFParser())
