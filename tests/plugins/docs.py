@@ -29,6 +29,12 @@ Fixtures (injected as plain names, only those a document's code actually mention
                           loopback moto S3 / HTTP range server (tests/plugins/servers.py), session scope.
                           Started only when a document's code uses the name.
   Only session/module-scoped fixtures may be exposed (function-scoped ones would change per block).
+  Autouse fixtures (tests/plugins/safety.py: loopback-only AWS env + test credentials) apply to every
+  block as to any test, but are not injected as names.
+
+Running
+  ``pytest SKILL.md examples.md troubleshooting.md README.md -rs`` (whole documents; ``-rs`` lists skips
+  with their .md line). Item ids are ``FILE.md::line:N,column:1`` (N = the fence line).
 
 Directives (HTML comments: invisible when the Markdown is rendered)
   * Expected error: put the comment on the line DIRECTLY above the ```python fence (no blank line)::
