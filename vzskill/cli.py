@@ -289,8 +289,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     code = int(report.exit_code)
     if code:
         errors = [f for f in report.findings if f.severity == "error"]
-        first = errors[0].message if errors else "check could not run"
-        sys.stderr.write(f"{PROG} check: {len(errors)} error(s): {_one_line(first)}\n")
+        fatal = getattr(report, "fatal", None)
+        if fatal or not errors:
+            sys.stderr.write(f"{PROG} check: error: {_one_line(fatal or 'check could not run')}\n")
+        else:
+            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+            sys.stderr.write(f"{PROG} check: {_one_line(errors[0].message)}{more}\n")
     return code
 
 
@@ -317,8 +321,16 @@ def cmd_verify(args: argparse.Namespace) -> int:
         print(report.format_table())
     code = int(report.exit_code)
     if code:
-        n_bad = len(getattr(report, "mismatches", []) or []) + len(getattr(report, "stale", []) or [])
-        sys.stderr.write(f"{PROG} verify: repository does not match its sources ({n_bad} problem(s)) -> see the report above\n")
+        fatal = getattr(report, "fatal", None)
+        errors = list(getattr(report, "errors", None) or [])
+        if fatal:
+            sys.stderr.write(f"{PROG} verify: error: {_one_line(fatal)}\n")
+        elif errors:
+            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+            sys.stderr.write(f"{PROG} verify: {_one_line(getattr(errors[0], 'message', str(errors[0])))}{more}\n")
+        else:
+            n_bad = len(getattr(report, "mismatches", []) or []) + len(getattr(report, "stale", []) or [])
+            sys.stderr.write(f"{PROG} verify: repository does not match its sources ({n_bad} problem(s)) -> see the report on stdout\n")
     return code
 
 

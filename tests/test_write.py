@@ -1,0 +1,279 @@
+"""vzskill.write.virtualize: real files -> real local (and moto S3) icechunk repos, values compared with
+direct h5netcdf reads; every failure leaves the branch tip unchanged."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import icechunk
+import numpy as np
+import pytest
+import xarray as xr
+
+from vzskill import fixtures
+from vzskill.containers import declared_prefixes, open_repo
+from vzskill.sources import Access, SourceError
+from vzskill.write import VirtualizeError, WriteResult, storage_for, virtualize
+
+pytestmark = pytest.mark.filterwarnings("error::DeprecationWarning")
+
+VARS = ("temperature", "precipitation", "time", "lat", "lon")
+
+
+def _read(location: Path | icechunk.Storage, branch: str = "main") -> xr.Dataset:
+    storage = location if isinstance(location, icechunk.Storage) else storage_for(location)
+    repo = open_repo(storage)
+    return xr.open_zarr(repo.readonly_session(branch=branch).store, consolidated=False, zarr_format=3, chunks=None)
+
+
+def _assert_equal(stored: xr.Dataset, files: list[Path]) -> None:
+    direct = xr.concat([xr.open_dataset(f, engine="h5netcdf").load() for f in files], dim="time")
+    for name in VARS:
+        np.testing.assert_array_equal(stored[name].values, direct[name].values, err_msg=name)
+    assert stored["lat"].dims == ("lat",) and stored["lon"].dims == ("lon",)
+
+
+def _tip(location: Path, branch: str = "main") -> str:
+    return icechunk.Repository.open(storage_for(location)).lookup_branch(branch)
+
+
+def _history(location: Path, branch: str = "main") -> list[str]:
+    return [s.message for s in icechunk.Repository.open(storage_for(location)).ancestry(branch=branch)]
+
+
+@pytest.fixture(scope="module")
+def series(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Five consecutive files (20 time steps); read-only like data_dir."""
+    return fixtures.make_series(tmp_path_factory.mktemp("src"), 5)
+
+
+@pytest.fixture
+def variant(data_dir: Path):
+    """data_dir/variants/<kind>.nc: continues the 3-file series (times 12-15), differs in one property."""
+    return lambda kind: data_dir / "variants" / f"{kind}.nc"
+
+
+# --------------------------------------------------------------------------- happy paths
+
+
+def test_virtualize_into_a_local_path(tmp_path: Path, series: list[Path]) -> None:
+    result = virtualize(series[:3], tmp_path / "repo")
+    assert isinstance(result, WriteResult)
+    assert result.n_files == 3 and result.branch == "main" and not result.appended
+    assert result.variables == ["precipitation", "temperature"]
+    assert result.dims == {"time": 12, "lat": 20, "lon": 30}
+    assert result.nrefs == 2 * 12 * 2 * 2  # 2 variables x 12 time steps x (2 x 2) spatial chunks
+    assert result.snapshot_id == _tip(tmp_path / "repo")
+    assert _history(tmp_path / "repo") == ["vzskill: virtualize 3 file(s) along time", "Repository initialized"]
+    assert declared_prefixes(storage_for(tmp_path / "repo")) == [series[0].parent.as_uri() + "/"]
+    _assert_equal(_read(tmp_path / "repo"), series[:3])
+    assert result.to_dict()["nrefs"] == 96
+
+
+def test_virtualize_accepts_storage_repository_and_file_url(tmp_path: Path, series: list[Path]) -> None:
+    storage = icechunk.local_filesystem_storage(str(tmp_path / "r1"))
+    virtualize(series[:2], storage, message="from a Storage")
+    _assert_equal(_read(tmp_path / "r1"), series[:2])
+    assert _history(tmp_path / "r1")[0] == "from a Storage"
+
+    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(tmp_path / "r2")))  # no containers yet
+    virtualize([str(f) for f in series[:2]], repo)
+    assert declared_prefixes(storage_for(tmp_path / "r2")) == [series[0].parent.as_uri() + "/"]
+    _assert_equal(_read(tmp_path / "r2"), series[:2])
+
+    virtualize([f.as_uri() for f in series[:2]], (tmp_path / "r3").as_uri())
+    _assert_equal(_read(tmp_path / "r3"), series[:2])
+
+
+def test_append_in_one_commit_per_batch(tmp_path: Path, series: list[Path]) -> None:
+    virtualize(series[:2], tmp_path / "repo")
+    result = virtualize(series[2:], tmp_path / "repo", append=True, message="batch 2")
+    assert result.appended and result.n_files == 3
+    assert _history(tmp_path / "repo") == ["batch 2", "vzskill: virtualize 2 file(s) along time", "Repository initialized"]
+    stored = _read(tmp_path / "repo")
+    assert stored.sizes["time"] == 20
+    _assert_equal(stored, series)
+
+
+def test_append_to_a_new_branch_leaves_main_alone(tmp_path: Path, series: list[Path]) -> None:
+    virtualize(series[:2], tmp_path / "repo")
+    main_tip = _tip(tmp_path / "repo")
+    virtualize(series[2:3], tmp_path / "repo", append=True, branch="dev")
+    assert _tip(tmp_path / "repo") == main_tip
+    _assert_equal(_read(tmp_path / "repo", "dev"), series[:3])
+    _assert_equal(_read(tmp_path / "repo", "main"), series[:2])
+
+
+def test_by_coords_orders_files_by_time(tmp_path: Path, series: list[Path]) -> None:
+    shuffled = [series[2], series[0], series[3], series[1]]
+    virtualize(shuffled, tmp_path / "repo", combine="by_coords")
+    _assert_equal(_read(tmp_path / "repo"), series[:4])
+
+
+def test_loadable_variable_is_stored_as_data(tmp_path: Path, series: list[Path]) -> None:
+    result = virtualize(series[:2], tmp_path / "repo", loadable_variables=["time", "lat", "lon", "precipitation"])
+    assert result.nrefs == 2 * 8 // 2 * 4  # only temperature is referenced: 8 time steps x 4 chunks
+    _assert_equal(_read(tmp_path / "repo"), series[:2])
+
+
+def test_drop_variables(tmp_path: Path, series: list[Path]) -> None:
+    result = virtualize(series[:2], tmp_path / "repo", drop_variables=["precipitation"])
+    assert result.variables == ["temperature"]
+    assert "precipitation" not in _read(tmp_path / "repo").variables
+
+
+def test_single_file(tmp_path: Path, series: list[Path]) -> None:
+    result = virtualize([series[0]], tmp_path / "repo")
+    assert result.dims["time"] == 4
+    _assert_equal(_read(tmp_path / "repo"), series[:1])
+
+
+def test_progress_callback_sees_every_stage(tmp_path: Path, series: list[Path]) -> None:
+    seen: list[tuple[str, int, int]] = []
+    virtualize(series[:2], tmp_path / "repo", progress=lambda stage, done, total: seen.append((stage, done, total)))
+    stages = [s for s, d, t in seen if d == t]
+    assert stages == ["parse", "check", "combine", "write"]
+
+
+# --------------------------------------------------------------------------- nothing written on failure
+
+
+def test_check_error_aborts_before_writing(tmp_path: Path, series: list[Path], variant) -> None:
+    odd = variant("other_chunks")
+    with pytest.raises(VirtualizeError) as err:
+        virtualize([*series[:2], odd], tmp_path / "repo")
+    exc = err.value
+    assert exc.exit_code == 1 and exc.report is not None and not exc.report.ok
+    msg = str(exc)
+    assert msg.startswith("check found ") and "nothing written" in msg and "other_chunks.nc" in msg and "\n" not in msg
+    assert not (tmp_path / "repo").exists()  # check runs before the repository is even created
+
+
+def test_check_error_on_append_keeps_the_tip(tmp_path: Path, series: list[Path], variant) -> None:
+    virtualize(series[:2], tmp_path / "repo")
+    tip = _tip(tmp_path / "repo")
+    odd = variant("float64")
+    with pytest.raises(VirtualizeError, match="float64"):
+        virtualize([series[2], odd], tmp_path / "repo", append=True)
+    assert _tip(tmp_path / "repo") == tip
+    _assert_equal(_read(tmp_path / "repo"), series[:2])
+
+
+def test_write_error_discards_the_session(tmp_path: Path, series: list[Path], variant) -> None:
+    """check=False lets an inconsistent append reach to_icechunk, which fails: nothing is committed."""
+    virtualize(series[:2], tmp_path / "repo")
+    tip = _tip(tmp_path / "repo")
+    odd = variant("other_chunks")
+    with pytest.raises(VirtualizeError) as err:
+        virtualize([odd], tmp_path / "repo", append=True, check=False)
+    assert str(err.value).startswith("write failed, nothing committed: ")
+    assert "chunk" in str(err.value) and "\n" not in str(err.value)
+    assert _tip(tmp_path / "repo") == tip
+    _assert_equal(_read(tmp_path / "repo"), series[:2])
+
+
+def test_failure_on_a_new_branch_removes_it(tmp_path: Path, series: list[Path], variant) -> None:
+    virtualize(series[:2], tmp_path / "repo")
+    odd = variant("other_chunks")
+    with pytest.raises(VirtualizeError):
+        virtualize([odd], tmp_path / "repo", append=True, branch="dev", check=False)
+    assert icechunk.Repository.open(storage_for(tmp_path / "repo")).list_branches() == {"main"}
+
+
+def test_combine_error_writes_nothing(tmp_path: Path, series: list[Path], variant) -> None:
+    odd = variant("no_shuffle")
+    with pytest.raises(VirtualizeError, match=r"^cannot combine the files along 'time': .*-> run `vzskill check` on them$"):
+        virtualize([*series[:2], odd], tmp_path / "repo", check=False)
+    assert not (tmp_path / "repo").exists()
+
+
+def test_second_plain_write_is_refused(tmp_path: Path, series: list[Path]) -> None:
+    virtualize(series[:2], tmp_path / "repo")
+    tip = _tip(tmp_path / "repo")
+    with pytest.raises(VirtualizeError, match=r"^branch 'main' already holds data -> pass --append/append=True"):
+        virtualize(series[2:3], tmp_path / "repo")
+    assert _tip(tmp_path / "repo") == tip
+
+
+def test_append_to_nothing_is_refused(tmp_path: Path, series: list[Path]) -> None:
+    with pytest.raises(VirtualizeError, match=r"^nothing to append to: branch 'main' has no arrays yet -> run the first write without"):
+        virtualize(series[:1], tmp_path / "repo", append=True)
+    assert _history(tmp_path / "repo") == ["Repository initialized"]
+
+
+def test_append_of_overlapping_times_is_refused(tmp_path: Path, series: list[Path]) -> None:
+    virtualize(series[:2], tmp_path / "repo")
+    tip = _tip(tmp_path / "repo")
+    with pytest.raises(VirtualizeError, match=r"time starts at 2024-01-05.*not after the stored 2024-01-08"):
+        virtualize(series[1:2], tmp_path / "repo", append=True)
+    assert _tip(tmp_path / "repo") == tip
+
+
+def test_wrong_concat_dim_is_refused(tmp_path: Path, series: list[Path]) -> None:
+    with pytest.raises(VirtualizeError, match=r"concat_dim 'Time'|'Time'"):
+        virtualize(series[:2], tmp_path / "repo", concat_dim="Time")
+    assert not (tmp_path / "repo").exists()
+
+
+def test_argument_errors(tmp_path: Path, series: list[Path]) -> None:
+    with pytest.raises(VirtualizeError, match="by_coords.*takes no concat_dim"):
+        virtualize(series[:2], tmp_path / "r", combine="by_coords", concat_dim="lat")
+    with pytest.raises(VirtualizeError, match="by_coords' needs every dimension coordinate loaded"):
+        virtualize(series[:2], tmp_path / "r", combine="by_coords", loadable_variables=[])
+    with pytest.raises(VirtualizeError, match="append=True needs concat_dim"):
+        virtualize(series[:2], tmp_path / "r", append=True, concat_dim=None)
+    with pytest.raises(SourceError, match="no source URLs given"):
+        virtualize([], tmp_path / "r")
+    assert not (tmp_path / "r").exists()
+
+
+def test_bad_file_is_named(tmp_path: Path, series: list[Path], data_dir: Path) -> None:
+    bad = data_dir / "bad" / "truncated.nc"
+    with pytest.raises(VirtualizeError) as err:
+        virtualize([*series[:2], bad], tmp_path / "repo")
+    assert "truncated.nc" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_sources_sharing_only_root_are_refused(tmp_path: Path, series: list[Path]) -> None:
+    with pytest.raises(SourceError, match="share no directory but '/'"):
+        virtualize([series[0], "/definitely_not_here/x.nc"], tmp_path / "repo")
+
+
+# --------------------------------------------------------------------------- storage_for
+
+
+def test_storage_for_local_locations(tmp_path: Path) -> None:
+    for location in (tmp_path / "a", str(tmp_path / "b"), (tmp_path / "c").as_uri()):
+        assert isinstance(storage_for(location), icechunk.Storage)
+
+
+@pytest.mark.parametrize(
+    "location, message",
+    [
+        ("ftp://host/repo", r"^ftp://host/repo: unsupported repository location -> a local directory, s3://, gs:// or az:// URL$"),
+        ("file://server/repo", r"file URLs must be absolute \(file:///abs/path\), got host 'server'"),
+        ("s3:///repo", r"^s3:///repo: missing bucket after 's3://' -> e\.g\. s3://bucket/path/to/repo$"),
+        ("az://container/repo", r"Azure repositories need an account"),
+    ],
+)
+def test_storage_for_rejections(location: str, message: str) -> None:
+    with pytest.raises(SourceError, match=message):
+        storage_for(location)
+
+
+def test_storage_for_remote_builds_without_io() -> None:
+    assert isinstance(storage_for("s3://bucket/prefix/repo", Access(endpoint="http://127.0.0.1:9", region="us-east-1")), icechunk.Storage)
+    assert isinstance(storage_for("gs://bucket/repo", Access(anonymous=True)), icechunk.Storage)
+    assert isinstance(storage_for("az://container@acct.dfs.core.windows.net/repo", Access(anonymous=True)), icechunk.Storage)
+
+
+@pytest.mark.s3
+@pytest.mark.timeout(120)
+def test_virtualize_into_an_s3_repository(tmp_path: Path, series: list[Path], s3_endpoint: str, make_bucket) -> None:
+    bucket = make_bucket()
+    access = Access(endpoint=s3_endpoint, region="us-east-1")
+    url = f"s3://{bucket}/repos/series"
+    virtualize(series[:2], url, access=access)
+    virtualize(series[2:3], url, access=access, append=True)
+    stored = _read(storage_for(url, access))
+    _assert_equal(stored, series[:3])
