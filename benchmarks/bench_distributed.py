@@ -182,7 +182,7 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
         distributed_write(client, repo, urls, registry, n_batches=2 * workers)
         return time.perf_counter() - t0
 
-    samples = common.interleaved({"serial": serial_case, "dask_forks": dist_case}, reps, log=common.log)
+    samples = common.interleaved({"serial": serial_case, "dask_forks": dist_case}, reps, warmup=not quick, log=common.log)
     a, locs_a = read_all(repos["serial"])
     b, locs_b = read_all(repos["forks"])
     xr.testing.assert_identical(a, b)

@@ -36,8 +36,8 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
     common.quiet_warnings()
     import xarray as xr
 
-    n_files = n_files or (40 if quick else 500)
-    reps = reps or (3 if quick else 3)
+    n_files = n_files or (24 if quick else 500)
+    reps = reps or (2 if quick else 3)
     t0 = time.perf_counter()
     paths = common.series_files(n_files)
     gen = time.perf_counter() - t0
@@ -81,7 +81,7 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
     if quick:  # same engine as dask_distributed; skipped to keep --quick short
         del cases["dask_client_executor"]
     try:
-        samples = common.interleaved(cases, reps, log=common.log)
+        samples = common.interleaved(cases, reps, warmup=not quick, log=common.log)
         # combine cost alone (serial part every executor pays in this process)
         vdss = [_parse_one(common.urls_for([p])[0], "") for p in paths]
         t = time.perf_counter()

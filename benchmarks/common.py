@@ -22,6 +22,10 @@ from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 
+# icechunk's Rust WARN lines ("LocalFileSystem storage is not safe for concurrent commits", ...)
+# would drown the report on stderr; read at icechunk import time, inherited by workers.
+os.environ.setdefault("ICECHUNK_LOG", "error")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DATA_ROOT = Path(os.environ.get("VZSKILL_BENCH_DATA", "/tmp/vzskill-bench"))
 
@@ -243,9 +247,26 @@ def summarize(samples: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
     return res
 
 
-def paired_ratio(samples: dict[str, list[Any]], num: str, den: str) -> float:
-    """Median over repetitions of total(num)/total(den) (same repetition = same machine state)."""
-    return statistics.median(total(a) / total(b) for a, b in zip(samples[num], samples[den]))
+def paired_ratio(samples: dict[str, list[Any]], num: str, den: str, key: str = "total") -> float:
+    """Median over repetitions of num/den (same repetition = same machine state); ``key`` picks a
+    stage of dict samples (``"cpu"`` = process CPU seconds, robust to other load on the machine)."""
+    def get(v: Any) -> float:
+        return total(v) if key == "total" else float(v[key])
+
+    return statistics.median(get(a) / get(b) for a, b in zip(samples[num], samples[den]))
+
+
+class Timer:
+    """Wall and process-CPU seconds of a block: ``with Timer() as t: ...; t.sample`` ->
+    ``{"total": wall, "cpu": cpu}``. CPU time (all threads of this process) is what a shared,
+    loaded machine disturbs least; wall time is what a user waits."""
+
+    def __enter__(self) -> "Timer":
+        self._w, self._c = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sample = {"total": time.perf_counter() - self._w, "cpu": time.process_time() - self._c}
 
 
 @contextmanager
@@ -259,7 +280,14 @@ def stopwatch() -> Iterator[dict[str, float]]:
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far (Linux ru_maxrss is in KiB)."""
+    """Peak resident set size of this process so far: ``VmHWM`` of /proc/self/status (per address
+    space, so unlike ``ru_maxrss`` it does not inherit the parent's peak across fork+exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:  # pragma: no cover - not Linux
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
