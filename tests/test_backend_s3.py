@@ -7,12 +7,18 @@ troubleshooting.md.
 
 from __future__ import annotations
 
+import os
+import re
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
 import icechunk
 import obstore
 import pytest
 import xarray as xr
 from obspec_utils.registry import ObjectStoreRegistry
-from obstore.store import S3Store
+from obstore.store import HTTPStore, S3Store
 from virtualizarr import open_virtual_dataset
 from virtualizarr.parsers import HDFParser
 
@@ -302,3 +308,133 @@ def test_error_container_for_other_bucket(s3_endpoint, s3_data_bucket, make_buck
     session = repo.writable_session("main")
     with pytest.raises(ValueError, match=f"No Virtual Chunk Container set which supports prefix of path s3://{s3_data_bucket}/"):
         vds.vz.to_icechunk(session.store)
+
+
+# --------------------------------------------------------------------------- troubleshooting.md stays true
+
+TROUBLESHOOTING = Path(__file__).resolve().parents[1] / "troubleshooting.md"
+REMOTE_HEADING = "## Remote sources (S3, HTTP)"
+
+
+def documented_remote_messages() -> list[str]:
+    """Every line of the ```text blocks in the Remote sources section of troubleshooting.md."""
+    section = TROUBLESHOOTING.read_text(encoding="utf-8").split(REMOTE_HEADING, 1)[1]
+    lines = []
+    for body in re.findall(r"^```text\n(.*?)^```", section, re.M | re.S):
+        lines += [line for line in body.splitlines() if line.strip()]
+    return lines
+
+
+def message_pattern(line: str) -> re.Pattern[str]:
+    """``<...>`` = a run-specific value, ``…`` = an elision; the real message may continue after the line."""
+    parts = re.split(r"(<[^<>]*>|…)", line)
+    regex = "".join(".*?" if p.startswith("<") and p.endswith(">") and len(p) > 2 else ".*" if p == "…" else re.escape(p) for p in parts)
+    return re.compile(regex, re.S)
+
+
+def describe(exc: BaseException) -> str:
+    module = type(exc).__module__
+    name = type(exc).__qualname__ if module == "builtins" else f"{module}.{type(exc).__qualname__}"
+    return f"{name}: {exc}"
+
+
+def raised(func) -> str:
+    try:
+        func()
+    except Exception as exc:  # noqa: BLE001
+        return describe(exc)
+    raise AssertionError(f"{func} raised nothing")
+
+
+@pytest.mark.http
+def test_troubleshooting_remote_messages_are_real(
+    s3_endpoint, s3_data_bucket, s3_client, make_bucket, http_base_url, private_repo, series_files, data_dir
+):
+    """Re-trigger every error quoted in troubleshooting.md's Remote sources section and match the text."""
+    from unittest import mock
+
+    key = NAMES[0]
+    url = f"s3://{s3_data_bucket}/{key}"
+    actual: list[str] = []
+    # allow_http missing (S3 and HTTP)
+    actual.append(raised(lambda: obstore.get(S3Store(s3_data_bucket, endpoint=s3_endpoint, region=REGION,
+                                                         access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET), key)))
+    actual.append(raised(lambda: obstore.get(HTTPStore.from_url(http_base_url), key)))
+    # no region
+    env = {k: v for k, v in os.environ.items() if k not in ("AWS_REGION", "AWS_DEFAULT_REGION")}
+    with mock.patch.dict(os.environ, {**env, "AWS_ENDPOINT_URL": s3_endpoint}, clear=True):
+        actual.append(raised(lambda: icechunk.Repository.create(
+            icechunk.s3_storage(bucket=make_bucket(), prefix="r", from_env=True))))
+    # registry keyed by the endpoint URL
+    registry = ObjectStoreRegistry({f"{s3_endpoint}/{s3_data_bucket}": source_store(s3_endpoint, s3_data_bucket)})
+    actual.append(raised(lambda: open_virtual_dataset(url, registry=registry, parser=HDFParser())))
+    # virtual-hosted style
+    vhost = source_store(s3_endpoint, s3_data_bucket, virtual_hosted_style_request=True)
+    actual.append(raised(lambda: obstore.get(vhost, key).bytes()))
+    # anonymous on a private bucket: obstore, icechunk
+    anon = S3Store(s3_data_bucket, endpoint=s3_endpoint, region=REGION, skip_signature=True, client_options={"allow_http": True})
+    actual.append(raised(lambda: obstore.get(anon, key).bytes()))
+    anon_repo = icechunk.Repository.open(
+        private_repo,
+        config=_config_with(s3_container(s3_data_bucket, s3_endpoint, anonymous=True)),
+        authorize_virtual_chunk_access=icechunk.containers_credentials(
+            {f"s3://{s3_data_bucket}/": icechunk.s3_anonymous_credentials()}),
+    )
+    actual.append(raised(lambda: read_main(anon_repo)))
+    # HTTP server without Range
+    actual.append(raised_without_range(data_dir))
+    # S3 source overwritten, then deleted
+    bucket = make_bucket()
+    s3_client.upload_file(str(series_files[0]), bucket, key)
+    access = vzskill.Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    src = [f"s3://{bucket}/{key}"]
+    vds = open_virtual_dataset(src[0], registry=vzskill.build_registry(src, access), parser=HDFParser())
+    storage = repo_storage(s3_endpoint, make_bucket(), "repos/ts")
+    session = vzskill.create_repo(storage, src, access).writable_session("main")
+    vds.vz.to_icechunk(session.store, last_updated_at=datetime.now(timezone.utc))
+    session.commit("refs")
+    time.sleep(1.05 - time.time() % 1)
+    s3_client.upload_file(str(series_files[1]), bucket, key)
+    actual.append(raised(lambda: read_main(vzskill.open_repo(storage, access))))
+    s3_client.delete_object(Bucket=bucket, Key=key)
+    actual.append(raised(lambda: read_main(vzskill.open_repo(storage, access))))
+    # parallel writers creating groups in a repo without root group
+    storage = repo_storage(s3_endpoint, make_bucket(), "repos/ts-groups")
+    vzskill.create_repo(storage, src, access)
+    a = vzskill.open_repo(storage, access).writable_session("main")
+    b = vzskill.open_repo(storage, access).writable_session("main")
+    vds.vz.to_icechunk(a.store, group="a")
+    vds.vz.to_icechunk(b.store, group="b")
+    a.commit("a")
+    actual.append(raised(lambda: b.commit("b", rebase_with=icechunk.ConflictDetector())))
+
+    documented = documented_remote_messages()
+    assert len(documented) >= 10
+    for line in documented:
+        pattern = message_pattern(line)
+        assert any(pattern.match(text) for text in actual), f"documented message not raised:\n{line}\n\nraised:\n" + "\n".join(
+            t.splitlines()[0] for t in actual
+        )
+    for text in actual:  # and nothing triggered here is undocumented
+        assert any(message_pattern(line).match(text) for line in documented), f"undocumented: {text.splitlines()[0]}"
+
+
+def raised_without_range(data_dir) -> str:
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # noqa: ANN002
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(data_dir)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        store = HTTPStore.from_url(f"http://127.0.0.1:{server.server_port}", client_options={"allow_http": True})
+        return raised(lambda: obstore.get_range(store, NAMES[0], start=0, end=10))
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)
