@@ -441,7 +441,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
-        parser.print_help(sys.stderr)
+        parser.print_help(sys.stdout)
         sys.stderr.write(f"{PROG}: error: missing COMMAND (see `{PROG} --help`)\n")
         return 2
     command = args.command

@@ -161,19 +161,21 @@ def _first_line(text: str) -> str:
 
 
 def _combine(datasets: list[xr.Dataset], concat_dim: str | None, combine: str) -> xr.Dataset:
-    if len(datasets) == 1 and combine == "nested":
-        return datasets[0]
     if combine == "nested":
         if not concat_dim:
+            if len(datasets) == 1:
+                return datasets[0]
             raise VirtualizeError("combine='nested' needs concat_dim (the files' existing dimension, e.g. 'time')")
         missing = [i for i, ds in enumerate(datasets) if concat_dim not in ds.dims]
         if missing:
-            dims = sorted(map(str, datasets[missing[0]].dims))
+            dims = list(map(str, datasets[missing[0]].dims))
             raise VirtualizeError(
                 f"concat_dim {concat_dim!r} is not a dimension of the files (dims: {', '.join(dims)}) -> "
                 "pass the files' own dimension name (case matters: 'time' is not 'Time'); a new name would "
                 "silently add a dimension"
             )
+        if len(datasets) == 1:
+            return datasets[0]
         return xr.combine_nested(
             datasets,
             concat_dim=[concat_dim],

@@ -1,0 +1,328 @@
+"""The real ``vzskill`` console script, run in subprocesses: --help, --json, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+VZSKILL = str(Path(sys.executable).with_name("vzskill"))
+REPO_ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = ["demo", "inspect", "virtualize", "check", "verify", "doctor", "install-skill"]
+PY311 = Path.home() / ".pyenv" / "versions" / "3.11.7" / "bin" / "python"
+
+pytestmark = pytest.mark.timeout(180)
+
+
+def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([VZSKILL, *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+
+
+def assert_one_line_error(proc: subprocess.CompletedProcess[str], code: int, *needles: str) -> str:
+    assert proc.returncode == code, (proc.returncode, proc.stdout[-2000:], proc.stderr[-2000:])
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+# --------------------------------------------------------------------------- help, usage
+
+
+def test_top_level_help_lists_every_command() -> None:
+    proc = run("--help")
+    assert proc.returncode == 0 and proc.stderr == ""
+    for command in COMMANDS:
+        assert command in proc.stdout
+    assert "Exit codes: 0 ok, 1 findings" in proc.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help_and_json(command: str) -> None:
+    proc = run(command, "--help")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith(f"usage: vzskill {command}")
+    assert "--json" in proc.stdout
+
+
+def test_version() -> None:
+    proc = run("--version")
+    assert proc.returncode == 0 and proc.stdout.strip().startswith("vzskill ")
+
+
+def test_usage_errors_are_one_line_exit_2() -> None:
+    bare = run()
+    assert_one_line_error(bare, 2, "missing COMMAND")
+    assert bare.stdout.startswith("usage: vzskill")
+    assert_one_line_error(run("virtualize"), 2, "vzskill virtualize: error:", "--repo", "--help")
+    assert_one_line_error(run("frobnicate"), 2, "invalid choice")
+    assert_one_line_error(run("virtualize", "x.nc", "--repo", "r", "--combine", "sideways"), 2, "invalid choice")
+    assert_one_line_error(run("verify", "--repo", "r", "--branch", "a", "--tag", "b"), 2, "not allowed with")
+
+
+# --------------------------------------------------------------------------- demo
+
+
+def _read_pty(master: int, timeout: float = 120) -> bytes:
+    chunks: list[bytes] = []
+    while True:
+        ready, _, _ = select.select([master], [], [], timeout)
+        if not ready:
+            break
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # EIO: the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def test_demo_json_equal_then_rerun_with_progress_bar_on_a_terminal(tmp_path: Path) -> None:
+    proc = run("demo", "--json", "--dir", str(tmp_path / "demo"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""  # no progress bar, no library warnings when stderr is not a terminal
+    out = json.loads(proc.stdout)
+    assert out["equal"] is True
+    assert out["compared"] == {"temperature": True, "precipitation": True, "time": True, "lat": True, "lon": True}
+    assert out["dims"] == {"time": 12, "lat": 20, "lon": 30} and out["nrefs"] == 96
+    assert out["seconds"] < 60
+    # the repository it leaves behind really holds the files' values
+    from vzskill.containers import open_repo
+    from vzskill.write import storage_for
+
+    repo = open_repo(storage_for(out["repo"]))
+    stored = xr.open_zarr(repo.readonly_session("main").store, consolidated=False, zarr_format=3)
+    direct = xr.concat([xr.open_dataset(f, engine="h5netcdf") for f in out["files"]], dim="time")
+    np.testing.assert_array_equal(stored["temperature"].values, direct["temperature"].values)
+
+    # rerun in the same directory (replaces its own repo), stderr on a terminal: a progress bar is drawn
+    master, slave = pty.openpty()
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "100"}
+    again = subprocess.Popen([VZSKILL, "demo", "--dir", str(tmp_path / "demo")], stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    drawn = _read_pty(master).decode("utf-8", "replace")
+    stdout, _ = again.communicate(timeout=120)
+    os.close(master)
+    assert again.returncode == 0, drawn[-2000:]
+    assert b"EQUAL" in stdout
+    assert any(stage in drawn for stage in ("parse", "write", "read back")), drawn[:500]
+
+
+def test_demo_refuses_a_foreign_repo_dir(tmp_path: Path) -> None:
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "precious.txt").write_text("keep me")
+    assert_one_line_error(run("demo", "--dir", str(tmp_path)), 2, "is not a vzskill demo repository")
+    assert (tmp_path / "repo" / "precious.txt").read_text() == "keep me"
+
+
+# --------------------------------------------------------------------------- inspect
+
+
+def test_inspect_json(series_files: list[Path], data_dir: Path) -> None:
+    proc = run("inspect", str(series_files[0]), str(data_dir / "variants" / "other_time_units.nc"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ok"] is True
+    first, second = out["files"]
+    assert first["kind"] == "hdf5" and first["dims"] == {"time": 4, "lat": 20, "lon": 30}
+    assert first["time_units"] == "days since 2024-01-01" and first["calendar"] == "standard"
+    assert second["time_units"] == "hours since 2024-01-05"
+    temp = next(v for v in first["variables"] if v["name"] == "temperature")
+    assert temp["dims"] == ["time", "lat", "lon"] and temp["shape"] == [4, 20, 30]
+    assert temp["dtype"] == "float32" and temp["chunks"] == [1, 10, 15]
+    assert temp["compression"] == "zlib" and temp["level"] == 4 and temp["shuffle"] is True
+    assert temp["fill_value"] == -9999.0 and temp["units"] == "degC"
+
+
+def test_inspect_variants_show_their_difference(data_dir: Path) -> None:
+    v = data_dir / "variants"
+    proc = run("inspect", str(v / "other_level.nc"), str(v / "no_shuffle.nc"), str(v / "float64.nc"),
+               str(v / "scale_factor.nc"), str(v / "netcdf3.nc"), str(data_dir / "fits" / "image.fits"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    files = {Path(f["url"]).name: f for f in json.loads(proc.stdout)["files"]}
+
+    def temp(name: str) -> dict:
+        return next(x for x in files[name]["variables"] if x["name"] == "temperature")
+
+    assert temp("other_level.nc")["level"] == 9
+    assert temp("no_shuffle.nc")["shuffle"] is False and temp("no_shuffle.nc")["level"] == 4
+    assert temp("float64.nc")["dtype"] == "float64"
+    assert temp("scale_factor.nc")["dtype"] == "int16" and temp("scale_factor.nc")["scale_factor"] == 0.01
+    assert files["netcdf3.nc"]["kind"] == "netcdf3" and temp("netcdf3.nc")["compression"] is None
+    assert files["image.fits"]["kind"] == "fits"
+
+
+def test_inspect_text_output(series_files: list[Path]) -> None:
+    proc = run("inspect", str(series_files[0]))
+    assert proc.returncode == 0, proc.stderr
+    assert "temperature" in proc.stdout and "zlib 4 +shuffle" in proc.stdout and "1x10x15" in proc.stdout
+    assert "time units: days since 2024-01-01" in proc.stdout
+
+
+def test_inspect_bad_files_exit_1_one_line(data_dir: Path, tmp_path: Path) -> None:
+    proc = run("inspect", str(data_dir / "bad" / "lzf.nc"), str(data_dir / "bad" / "text.nc"), "--json")
+    line = assert_one_line_error(proc, 1, "lzf.nc", "LZF", "(+1 more)")
+    assert line.startswith("vzskill inspect: ")
+    out = json.loads(proc.stdout)
+    assert out["ok"] is False
+    lzf = out["files"][0]
+    assert lzf["error"] and lzf["variables"][0]["name"] == "x"  # still described, with h5py
+    assert_one_line_error(run("inspect", str(tmp_path / "missing.nc")), 1, "missing.nc", "not found")
+
+
+# --------------------------------------------------------------------------- virtualize / check / verify
+
+
+def _copy(files: list[Path], dest: Path) -> list[str]:
+    dest.mkdir(parents=True, exist_ok=True)
+    return [shutil.copy(f, dest / f.name) for f in files]
+
+
+def test_virtualize_append_verify(tmp_path: Path, series_files: list[Path]) -> None:
+    files = _copy(series_files, tmp_path / "src")
+    repo = str(tmp_path / "repo")
+    first = run("virtualize", *files[:2], "--repo", repo, "--json", "-m", "first two")
+    assert first.returncode == 0, first.stderr
+    out = json.loads(first.stdout)
+    assert out["ok"] is True and out["n_files"] == 2 and out["dims"]["time"] == 8 and out["nrefs"] == 64
+
+    appended = run("virtualize", files[2], "--repo", repo, "--append")
+    assert appended.returncode == 0, appended.stderr
+    assert appended.stdout.startswith("appended 1 file(s)")
+
+    verified = run("verify", "--repo", repo, "--json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["ok"] is True
+
+    refused = run("virtualize", files[0], "--repo", repo)
+    assert_one_line_error(refused, 2, "already holds data", "--append")
+
+    os.remove(files[1])  # a source disappears: verify finds it
+    stale = run("verify", "--repo", repo)
+    assert stale.returncode == 1
+    assert "temp_001.nc" in stale.stdout
+    assert len(stale.stderr.strip().splitlines()) == 1
+
+
+def test_virtualize_check_error_exit_1_nothing_written(tmp_path: Path, series_files: list[Path], data_dir: Path) -> None:
+    files = [*_copy(series_files[:2], tmp_path / "src"), *_copy([data_dir / "variants" / "other_chunks.nc"], tmp_path / "src")]
+    proc = run("virtualize", *files, "--repo", str(tmp_path / "repo"), "--json")
+    line = assert_one_line_error(proc, 1, "check found", "nothing written", "other_chunks.nc")
+    assert line.startswith("vzskill virtualize: error: ")
+    out = json.loads(proc.stdout)
+    assert out["ok"] is False and out["exit_code"] == 1 and out["check"]["n_errors"] >= 1
+    assert not (tmp_path / "repo").exists()
+
+
+def test_virtualize_by_coords(tmp_path: Path, series_files: list[Path]) -> None:
+    files = _copy(series_files, tmp_path / "src")
+    proc = run("virtualize", files[2], files[0], files[1], "--repo", str(tmp_path / "repo"), "--combine", "by_coords", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["dims"]["time"] == 12
+
+
+def test_virtualize_errors_are_one_line(tmp_path: Path, series_files: list[Path]) -> None:
+    assert_one_line_error(run("virtualize", "/no/such/dir/x.nc", "--repo", str(tmp_path / "r")), 2, "/no/such/dir does not exist")
+    assert_one_line_error(run("virtualize", "ftp://h/x.nc", "--repo", str(tmp_path / "r")), 2, "unsupported URL scheme 'ftp://'")
+    assert_one_line_error(run("virtualize", str(series_files[0]), "--repo", "ftp://h/repo"), 2, "unsupported repository location")
+    proc = run("virtualize", str(series_files[0]), "--repo", str(tmp_path / "r"), "--concat-dim", "Time", "--json")
+    assert proc.returncode in (1, 2)
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Time" in proc.stderr
+    assert json.loads(proc.stdout)["ok"] is False
+
+
+def test_check_cli(series_files: list[Path], data_dir: Path) -> None:
+    ok = run("check", *map(str, series_files), "--json")
+    assert ok.returncode == 0, ok.stderr
+    assert json.loads(ok.stdout)["ok"] is True
+    bad = run("check", *map(str, series_files), str(data_dir / "variants" / "no_shuffle.nc"))
+    assert_one_line_error(bad, 1, "no_shuffle.nc")
+    assert "no_shuffle.nc" in bad.stdout
+
+
+def test_verify_missing_repo_exit_2(tmp_path: Path) -> None:
+    proc = run("verify", "--repo", str(tmp_path / "nothing"), "--json")
+    assert_one_line_error(proc, 2, "no icechunk repository at")
+    assert json.loads(proc.stdout)["ok"] is False
+
+
+# --------------------------------------------------------------------------- doctor, install-skill
+
+
+def test_doctor_json() -> None:
+    proc = run("doctor", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ok"] is True and out["exit_code"] == 0
+    assert out["python"].startswith("3.12")
+    checks = {c["name"]: c for c in out["checks"]}
+    for name in ("python", "virtualizarr", "icechunk", "obstore", "obspec-utils", "zarr", "xarray"):
+        assert checks[name]["status"] in ("ok", "drift"), checks[name]
+        assert checks[name]["installed"]
+    assert checks["icechunk"]["tested"] == "2.3.0" and checks["virtualizarr"]["tested"] == "2.8.0"
+
+
+def test_doctor_text() -> None:
+    proc = run("doctor")
+    assert proc.returncode == 0
+    assert "icechunk" in proc.stdout and "stack OK" in proc.stdout
+
+
+def test_doctor_flags_old_stacks() -> None:
+    """The same diagnosis for simulated stacks (what pip resolves on Python 3.11, missing optionals)."""
+    from vzskill.doctor import diagnose, stack_problem
+
+    old = diagnose({"icechunk": "1.1.21", "virtualizarr": "2.5.1", "kerchunk": None, "dask": None}, python=(3, 11, 7))
+    assert not old.ok and old.exit_code == 2
+    errors = {c.name: c.message for c in old.errors}
+    assert set(errors) >= {"python", "icechunk", "virtualizarr"}
+    assert "Python 3.11.7 is too old" in errors["python"] and "3.12" in errors["python"]
+    assert "Icechunk v2 format" in errors["icechunk"]
+    assert any("kerchunk" in w for w in old.to_dict()["warnings"])
+    assert any("dask" in w for w in old.to_dict()["warnings"])
+    problem = stack_problem({"icechunk": "1.1.21"}, python=(3, 12, 1))
+    assert problem and problem.startswith("unsupported stack (icechunk 1.1.21)") and "\n" not in problem
+    newer = diagnose({"zarr": "3.9.0"})
+    assert newer.ok and any(c.name == "zarr" and c.status == "drift" for c in newer.checks)
+    assert stack_problem() is None
+
+
+@pytest.mark.skipif(not PY311.exists(), reason="pyenv Python 3.11.7 not installed")
+def test_unsupported_python_is_refused_with_the_fix(tmp_path: Path) -> None:
+    """`python3.11 -m vzskill ...` from the checkout: one line saying what to do, exit 2 (no ImportError)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHOME", "VIRTUAL_ENV")}
+    env["PYTHONPATH"] = str(REPO_ROOT)
+    proc = subprocess.run([str(PY311), "-m", "vzskill", "demo", "--dir", str(tmp_path)], capture_output=True, text=True,
+                          timeout=60, env=env, cwd=tmp_path)
+    line = assert_one_line_error(proc, 2, "unsupported stack", "Python 3.11.7 is too old", "Python 3.12", "make demo")
+    assert line.startswith("vzskill: ")
+    doctor = subprocess.run([str(PY311), "-m", "vzskill", "doctor", "--json"], capture_output=True, text=True,
+                            timeout=60, env=env, cwd=tmp_path)
+    assert doctor.returncode == 2
+    out = json.loads(doctor.stdout)
+    assert out["ok"] is False and any("Python 3.11.7" in e for e in out["errors"])
+    helped = subprocess.run([str(PY311), "-m", "vzskill", "--help"], capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+    assert helped.returncode == 0 and "virtualize" in helped.stdout
+
+
+def test_install_skill(tmp_path: Path) -> None:
+    proc = run("install-skill", str(tmp_path / "skills"), "--json")
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    path = Path(out["path"])
+    assert path.parent == tmp_path / "skills"
+    assert (path / "SKILL.md").is_file()
+    assert {"SKILL.md", "examples.md", "troubleshooting.md"} <= set(out["files"])
