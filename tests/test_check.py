@@ -234,3 +234,31 @@ def test_check_reads_no_chunks(series_files: list[Path], tmp_path: Path) -> None
     report = check([target, *series_files[1:]])
     assert report.ok, report.format_table()
     assert len(report.datasets) == 3
+
+
+# --------------------------------------------------------------------------- remote sources
+
+
+@pytest.mark.http
+def test_check_over_http(http_base_url: str, variant_files: dict[str, str]) -> None:
+    urls = [f"{http_base_url}/series/temp_{i:03d}.nc" for i in range(3)] + [f"{http_base_url}/variants/other_chunks.nc"]
+    report = check(urls)
+    assert report.exit_code == 1
+    assert report.odd_files == [urls[-1]]
+    assert report.errors[0].message.startswith("other_chunks.nc: variable 'temperature' uses chunks (1, 20, 30)")
+    missing = check([urls[0], f"{http_base_url}/series/nope.nc"])
+    assert missing.errors[0].message.startswith("nope.nc: file not found")
+
+
+@pytest.mark.s3
+def test_check_over_s3(s3_endpoint: str, s3_data_bucket: str) -> None:
+    from tests.plugins.safety import TEST_KEY_ID, TEST_SECRET
+    from vzskill.sources import Access
+
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    urls = [f"s3://{s3_data_bucket}/series/temp_{i:03d}.nc" for i in range(3)]
+    report = check(urls, access=access)
+    assert report.ok, report.format_table()
+    assert report.variables["temperature"]["codecs"] == "zlib level 4 with shuffle"
+    gone = check([*urls, f"s3://{s3_data_bucket}/series/nope.nc"], access=access)
+    assert [f.message.split(":")[0] for f in gone.errors] == ["nope.nc"]

@@ -183,3 +183,13 @@ def test_cli_verify_exit_codes(clean_repo: tuple[Path, list[str]], tmp_path: Pat
                          capture_output=True, text=True, timeout=120)
     assert bad.returncode == 1
     assert "MISSING" in bad.stdout and "temp_001.nc" in bad.stdout
+
+
+@pytest.mark.http
+def test_verify_http_sources(http_base_url: str, tmp_path: Path) -> None:
+    urls = [f"{http_base_url}/series/temp_{i:03d}.nc" for i in range(2)]
+    virtualize(urls, tmp_path / "repo")
+    full = verify(tmp_path / "repo", urls)
+    assert full.ok and full.n_chunks == 64, full.format_table()
+    sampled = verify(tmp_path / "repo", sample=4, seed=3)
+    assert sampled.ok and sampled.n_chunks == 4
