@@ -1038,6 +1038,17 @@ def test_doc_structure() -> None:
         assert "```python" in entry.text, f"entry {entry_id!r} has no runnable block"
     for link in re.findall(r"\]\(#([\w-]+)\)", text):
         assert link in ENTRIES or f'<a id="{link}"></a>' in text, f"dangling link #{link}"  # (remote entries too)
+    rows = [line for line in index.splitlines() if line.startswith("| ") and "](#" in line]
+    targets = {re.search(r"\]\(#([\w-]+)\)", row).group(1) for row in rows}
+    assert set(ENTRIES) <= targets
+    for row in rows:
+        first_column, target = row.split(" | ")[0], re.search(r"\]\(#([\w-]+)\)", row).group(1)
+        if target not in ENTRIES:
+            continue  # a remote entry (backends helper)
+        spans = re.findall(r"(``?)\s?(.+?)\s?\1(?!`)", first_column)
+        assert spans or "*(no message" in first_column, row
+        for _, span in spans:
+            assert span in ENTRIES[target].text, f"quick index: {span!r} does not occur in entry {target!r}"
 
 
 def test_expect_error_blocks_quote_a_documented_message() -> None:
