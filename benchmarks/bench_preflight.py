@@ -75,7 +75,7 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
     cases = {"plain_open_virtual_mfdataset": plain, "vzskill_virtualize_check": vzskill_check,
              "vzskill_virtualize_nocheck": vzskill_nocheck}
     try:
-        samples = common.interleaved(cases, reps, warmup=not quick, log=common.log)
+        samples = common.interleaved(cases, reps, log=common.log)
         # the check's analysis alone, on already-parsed files (no parsing, no writing)
         parsed = parse_files(urls, registry)
         analysis = []

@@ -104,7 +104,7 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
             return out
         return f
 
-    samples = common.interleaved({k: case(v) for k, v in openers.items()}, reps, warmup=not quick, log=common.log)
+    samples = common.interleaved({k: case(v) for k, v in openers.items()}, reps, log=common.log)
     summary = common.summarize(samples)
 
     def ratio(path: str, key: str) -> float:
