@@ -326,3 +326,32 @@ def test_install_skill(tmp_path: Path) -> None:
     assert path.parent == tmp_path / "skills"
     assert (path / "SKILL.md").is_file()
     assert {"SKILL.md", "examples.md", "troubleshooting.md"} <= set(out["files"])
+
+
+# --------------------------------------------------------------------------- remote sources and repositories
+
+
+@pytest.mark.s3
+def test_virtualize_public_s3_sources_into_a_private_s3_repo(s3_endpoint: str, s3_public_bucket: str, make_bucket) -> None:
+    """--anonymous applies to the sources only; the repository bucket is written with the env credentials."""
+    repo = f"s3://{make_bucket()}/repos/series"
+    urls = [f"s3://{s3_public_bucket}/series/temp_{i:03d}.nc" for i in range(3)]
+    remote = ["--endpoint", s3_endpoint, "--region", "us-east-1"]
+    proc = run("virtualize", *urls, "--repo", repo, "--anonymous", *remote, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["dims"]["time"] == 12
+    verified = run("verify", "--repo", repo, "--anonymous", *remote, "--sample", "2", "--json")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["ok"] is True
+
+
+@pytest.mark.http
+def test_inspect_and_check_over_http(http_base_url: str) -> None:
+    urls = [f"{http_base_url}/series/temp_{i:03d}.nc" for i in range(3)]
+    proc = run("inspect", urls[0], "--json")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)["files"][0]
+    assert info["url"] == urls[0] and info["kind"] == "hdf5" and info["size"] > 0
+    assert any(v["name"] == "temperature" and v["chunks"] == [1, 10, 15] for v in info["variables"])
+    checked = run("check", *urls, "--json")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
