@@ -1061,6 +1061,17 @@ def test_expect_error_blocks_quote_a_documented_message() -> None:
             ), f"{entry_id}: expect-error {exc_name}: {substring!r} is not in a ```text message"
 
 
+def test_every_documented_message_is_produced_by_a_doc_block() -> None:
+    """Each ```text line has an ``expect-error`` block in its entry (so the doc run reproduces it too)."""
+    for entry_id, entry in ENTRIES.items():
+        directives = re.findall(r"<!-- expect-error: ([\w.]+): (.*?) -->", entry.text)
+        for line in entry.messages:
+            type_name = line.partition(": ")[0].rsplit(".", 1)[-1]
+            assert any(exc.rsplit(".", 1)[-1] == type_name and substring in line for exc, substring in directives), (
+                f"{entry_id}: no expect-error block reproduces {line[:100]!r}"
+            )
+
+
 def test_not_reproducible_entries_say_where_the_message_comes_from() -> None:
     for entry_id in NOT_REPRODUCIBLE:
         assert ENTRIES[entry_id].message_from, f"{entry_id}: mark its ```text with <!-- message-from: ... -->"
