@@ -226,3 +226,44 @@ def test_all_bad_files_at_once_named(data_dir: Path) -> None:
     assert report.exit_code == 1
     assert sorted(report.odd_files) == sorted(p.as_uri() for p in bad)
     assert all(f.message.startswith(f"{Path(f.file).name}: ") for f in report.errors)
+
+
+def _compact_file(path: Path) -> Path:
+    import h5py
+    import numpy as np
+
+    with h5py.File(path, "w") as f:
+        dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+        dcpl.set_layout(h5py.h5d.COMPACT)
+        h5py.h5d.create(f.id, b"small", h5py.h5t.NATIVE_FLOAT, h5py.h5s.create_simple((10,)), dcpl=dcpl)
+        f["small"][...] = np.arange(1, 11, dtype="f4")
+        f.create_dataset("values", data=np.arange(10, dtype="f4"))
+    return path
+
+
+def test_compact_storage_is_an_error_not_silent_fill(tmp_path: Path, repo_dir: Path, state0: dict[str, Any]) -> None:
+    """HDFParser parses a compact dataset 'fine' with no chunk reference: it would read back as fill values."""
+    path = _compact_file(tmp_path / "compact.nc")
+    for kwargs in ({}, {"loadable_variables": ["small"]}):  # loading does not help: it reads through the manifest
+        report = check([path], **kwargs)
+        [f] = report.errors
+        assert f.kind == "compact_storage" and f.variable == "small"
+        assert f.message.startswith("compact.nc: variable 'small' uses HDF5 compact storage")
+        assert "HDFParser(drop_variables=['small'])" in f.fix
+    assert check([path], drop_variables=["small"]).ok
+    with pytest.raises(VirtualizeError, match="compact storage"):
+        virtualize([str(path)], repo_dir, append=True)
+    assert _state(repo_dir) == state0
+
+
+def test_scaleoffset_filter_named(tmp_path: Path) -> None:
+    import h5py
+    import numpy as np
+
+    path = tmp_path / "packed.nc"
+    with h5py.File(path, "w") as f:
+        f.create_dataset("counts", data=np.arange(100, dtype="i4"), chunks=(10,), scaleoffset=0)
+        f.create_dataset("ok", data=np.arange(100, dtype="f4"), chunks=(10,), fletcher32=True)  # supported
+    [f] = check([path]).errors
+    assert f.message.startswith("packed.nc: variable 'counts' uses the scale-offset filter, which has no Zarr codec")
+    assert check([path], drop_variables=["counts"]).ok

@@ -301,6 +301,35 @@ def _is_virtual(var: xr.Variable) -> bool:
     return type(var.data).__name__ == "ManifestArray"
 
 
+def _has_no_refs(ma: Any) -> bool:
+    """True when a ManifestArray references no chunk at all (never-written data, or HDF5 compact storage)."""
+    manifest = getattr(ma, "manifest", None)
+    paths = getattr(manifest, "_paths", None)
+    inlined = getattr(manifest, "_inlined", None)
+    if paths is None:
+        return False
+    return not inlined and bool(np.all(paths == ""))
+
+
+def _compact_variables(url: str, names: list[str], registry: Any = None) -> list[str]:
+    """The variables among ``names`` stored with HDF5 compact layout (h5py, metadata only)."""
+    import h5py
+    from obspec_utils.readers import BlockStoreReader
+
+    if registry is None:
+        from vzskill.parse import _registry_for
+
+        registry = _registry_for([url], None)
+    store, path = registry.resolve(url)
+    out = []
+    with h5py.File(BlockStoreReader(store, path), mode="r") as f:
+        for name in names:
+            obj = f.get(name)
+            if isinstance(obj, h5py.Dataset) and obj.id.get_create_plist().get_layout() == h5py.h5d.COMPACT:
+                out.append(name)
+    return out
+
+
 def _describe_file(ds: xr.Dataset, concat_dims: Sequence[str]) -> dict[str, dict[str, Any]]:
     """Per-variable properties of one parsed file (metadata only)."""
     out: dict[str, dict[str, Any]] = {}
@@ -329,6 +358,7 @@ def _describe_file(ds: xr.Dataset, concat_dims: Sequence[str]) -> dict[str, dict
             info["codec_key"] = _codec_key(getattr(md, "codecs", ()) or ())
             info["codecs"] = describe_codecs(info["codec_key"])
             info["fill_value"] = _scalar(getattr(md, "fill_value", None))
+            info["no_refs"] = _has_no_refs(var.data) and int(np.prod(var.shape)) > 0
             scale = var.attrs.get("scale_factor", var.encoding.get("scale_factor"))
             offset = var.attrs.get("add_offset", var.encoding.get("add_offset"))
             info["scale_offset"] = None if scale is None and offset is None else (_scalar(scale), _scalar(offset))
@@ -458,7 +488,8 @@ def check(
             )
         report.parsed = parsed
         report.files = [p.url for p in parsed]
-        _analyse(report, concat_dims, combine=combine, coords=coords, data_vars=data_vars)
+        _analyse(report, concat_dims, combine=combine, coords=coords, data_vars=data_vars,
+                 registry=registry if registry is not None and hasattr(registry, "resolve") else None)
     except Exception as exc:  # the check itself could not run
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         report.fatal = msg if " -> " in msg else f"{type(exc).__name__}: {msg}"
@@ -467,7 +498,8 @@ def check(
     return report
 
 
-def _analyse(report: CheckReport, concat_dims: list[str], *, combine: str, coords: Any, data_vars: Any) -> None:
+def _analyse(report: CheckReport, concat_dims: list[str], *, combine: str, coords: Any, data_vars: Any,
+             registry: Any = None) -> None:
     findings = report.findings
     parsed = report.parsed
 
@@ -522,6 +554,27 @@ def _analyse(report: CheckReport, concat_dims: list[str], *, combine: str, coord
                 ))
 
     infos = [_describe_file(p.dataset, concat_dims) for p in good]  # type: ignore[arg-type]
+
+    # HDF5 compact storage: parsed "fine" with no chunk to reference -> would read back as fill values
+    for i, p in enumerate(good):
+        empty = sorted(set(p.no_refs) | {v for v, info in infos[i].items() if info.get("no_refs")})
+        if not empty or p.kind != "hdf5":
+            continue
+        try:
+            compact = _compact_variables(p.url, empty, registry)
+        except Exception:
+            compact = []
+        for v in compact:
+            fix = (
+                f"drop it (HDFParser(drop_variables=['{v}'])) and write its values separately, or repack the file "
+                f"with a contiguous/chunked layout (h5repack -l {v}:CONTI); loadable_variables does not help here"
+            )
+            findings.append(Finding(
+                "error", p.url, v, "compact_storage",
+                f"{names[i]}: variable '{v}' uses HDF5 compact storage (data inside the object header, no chunk to "
+                f"reference): virtual or loaded, it would read back as fill values -> {fix}",
+                fix,
+            ))
 
     # variable order: first appearance
     all_vars: list[str] = []

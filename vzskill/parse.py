@@ -32,7 +32,7 @@ KERCHUNK_JSON_SUFFIXES = (".json",)
 KERCHUNK_PARQUET_SUFFIXES = (".parq", ".parquet", ".parq/", ".parquet/")
 
 # HDF5 filter ids with no Zarr codec (what HDFParser cannot virtualize).
-UNSUPPORTED_FILTERS = {32000: "LZF", 4: "szip", 3: "Fletcher32 checksum", 5: "N-bit", 6: "scale-offset"}
+UNSUPPORTED_FILTERS = {32000: "LZF", 4: "szip", 5: "N-bit", 6: "scale-offset"}
 
 
 class ParseError(ValueError):
@@ -50,6 +50,7 @@ class ParsedFile:
     variable: str | None = None  # the offending variable, when the error is about one
     fix: str | None = None
     exception: str | None = field(default=None, repr=False)  # "Type: original message" (for --json / debugging)
+    no_refs: list[str] = field(default_factory=list)  # non-empty arrays with no chunk reference (compact storage?)
 
     @property
     def ok(self) -> bool:
@@ -223,7 +224,7 @@ def _h5_problem_variables(url: str, registry: Any) -> list[tuple[str, str]]:
                 fid = plist.get_filter(i)[0]
                 if fid in UNSUPPORTED_FILTERS:
                     found.append((name, UNSUPPORTED_FILTERS[fid]))
-                elif fid not in (1, 2) and fid < 256:  # deflate, shuffle are fine; others below 256 unknown
+                elif fid not in (1, 2, 3) and fid < 256:  # deflate, shuffle, fletcher32 are fine
                     found.append((name, f"HDF5 filter {fid}"))
             if plist.get_layout() == h5py.h5d.COMPACT:
                 found.append((name, "compact"))
@@ -283,6 +284,7 @@ def explain(url: str, exc: BaseException, registry: Any = None, kind: str | None
         except Exception:
             problems = []
     if problems:
+        problems.sort(key=lambda vw: vw[1] == "compact")  # a compact variable parses; it is rarely the cause
         var, what = problems[0]
         if what == "reference":
             fix = f"{_drop_fix([var])}, or HDFParser(links_and_references=True)"
@@ -291,7 +293,7 @@ def explain(url: str, exc: BaseException, registry: Any = None, kind: str | None
             fix = _drop_fix([var])
             return f"{name}: variable '{var}' is a variable-length (ragged) array, which cannot be virtualized -> {fix}", var, fix
         if what == "compact":
-            fix = f"{_drop_fix([var])}, or loadable_variables=['{var}'] (compact storage has no chunk to reference)"
+            fix = f"{_drop_fix([var])} and write its values separately, or repack the file (h5repack -l {var}:CONTI)"
             return f"{name}: variable '{var}' uses HDF5 compact storage -> {fix}", var, fix
         if what == "object":
             fix = _drop_fix([var])
@@ -328,8 +330,6 @@ class _Options:
 
 def parse_one(url: str, registry: Any, options: _Options | None = None) -> ParsedFile:
     """Parse one file (never raises): a :class:`ParsedFile` with ``dataset`` or ``error``."""
-    from virtualizarr import open_virtual_dataset
-
     options = options or _Options()
     raw = os.fspath(url)
     try:
@@ -342,20 +342,40 @@ def parse_one(url: str, registry: Any, options: _Options | None = None) -> Parse
         parser = make_parser(kind, group=options.group, drop_variables=options.drop_variables)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = open_virtual_dataset(
-                url,
-                registry=registry,
-                parser=parser,
+            # = virtualizarr.open_virtual_dataset, with a look at the manifests before anything is loaded
+            manifest_store = parser(url=url, registry=registry)
+            no_refs = _arrays_without_refs(manifest_store)
+            ds = manifest_store.to_virtual_dataset(
                 loadable_variables=list(options.loadable_variables) if options.loadable_variables is not None else None,
                 decode_times=options.decode_times,
             )
-        return ParsedFile(url=url, dataset=ds, kind=kind)
+            if options.drop_variables and kind != "hdf5":
+                ds = ds.drop_vars(list(options.drop_variables), errors="ignore")
+            ds.encoding.setdefault("source", url)
+        return ParsedFile(url=url, dataset=ds, kind=kind, no_refs=no_refs)
     except Exception as exc:  # every per-file failure becomes a one-line error
         message, variable, fix = explain(url, exc, registry, kind)
         return ParsedFile(
             url=url, error=message, kind=kind, variable=variable, fix=fix,
             exception=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
         )
+
+
+def _arrays_without_refs(manifest_store: Any) -> list[str]:
+    """Names of non-empty arrays whose manifest references no chunk (metadata only)."""
+    import numpy as np
+
+    group = getattr(manifest_store, "_group", None)
+    arrays = getattr(group, "arrays", None) or {}
+    out = []
+    for name, ma in arrays.items():
+        manifest = getattr(ma, "manifest", None)
+        paths = getattr(manifest, "_paths", None)
+        if paths is None or getattr(manifest, "_inlined", None):
+            continue
+        if int(np.prod(ma.shape)) > 0 and bool(np.all(paths == "")):
+            out.append(str(name))
+    return out
 
 
 def _executor(parallel: Any) -> Any:
