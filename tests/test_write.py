@@ -277,3 +277,52 @@ def test_virtualize_into_an_s3_repository(tmp_path: Path, series: list[Path], s3
     virtualize(series[2:3], url, access=access, append=True)
     stored = _read(storage_for(url, access))
     _assert_equal(stored, series[:3])
+
+
+# --------------------------------------------------------------------------- a concurrent writer
+
+
+def _other_writer_commits(location: Path, branch: str = "main", n: int = 0) -> str:
+    """A second, independent Repository object commits to ``branch`` (a root attribute): a real race."""
+    import zarr
+
+    other = open_repo(storage_for(location))
+    session = other.writable_session(branch)
+    group = zarr.open_group(session.store, mode="a", zarr_format=3)
+    group.attrs.update({"touched_by": "another writer", "n": n})
+    return session.commit("another writer")
+
+
+def test_conflict_is_retried_from_the_new_tip(tmp_path: Path, series: list[Path]) -> None:
+    virtualize(series[:2], tmp_path / "repo")
+    raced: list[str] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "write" and done == 0 and not raced:  # after our session opened, before our commit
+            raced.append(_other_writer_commits(tmp_path / "repo"))
+
+    result = virtualize(series[2:4], tmp_path / "repo", append=True, progress=progress)
+    assert raced
+    history = _history(tmp_path / "repo")
+    assert history[:2] == ["vzskill: append 2 file(s) along time", "another writer"]  # both landed, ours on top
+    assert result.snapshot_id == _tip(tmp_path / "repo")
+    stored = _read(tmp_path / "repo")
+    assert stored.attrs.get("touched_by") == "another writer"
+    _assert_equal(stored, series[:4])
+
+
+def test_conflicts_beyond_the_retries_commit_nothing(tmp_path: Path, series: list[Path]) -> None:
+    virtualize(series[:2], tmp_path / "repo")
+
+    calls: list[int] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "write" and done == 0:  # another writer wins every time
+            calls.append(1)
+            _other_writer_commits(tmp_path / "repo", n=len(calls))
+
+    with pytest.raises(VirtualizeError, match=r"^another writer committed to branch 'main' first \(2 attempts\), nothing committed -> rerun"):
+        virtualize(series[2:3], tmp_path / "repo", append=True, progress=progress, conflict_retries=1)
+    assert len(calls) == 2
+    assert _history(tmp_path / "repo")[:3] == ["another writer", "another writer", "vzskill: virtualize 2 file(s) along time"]
+    _assert_equal(_read(tmp_path / "repo"), series[:2])

@@ -262,12 +262,15 @@ def virtualize(
     storage_access: Access | None = None,
     parallel: Any = None,
     progress: Progress | None = None,
+    conflict_retries: int = 2,
 ) -> WriteResult:
     """Virtualize ``urls`` into ``repo_or_storage`` (a Repository, an icechunk Storage, a local
     directory or an ``s3://``/``gs://``/``az://`` URL) as ONE commit on ``branch``.
 
     ``append=True`` appends along ``concat_dim`` to the data already on ``branch``; otherwise the
-    branch must be empty (a new repository). Raises :class:`VirtualizeError` (``.report`` holds the
+    branch must be empty (a new repository). When another writer commits to the branch in between
+    (``ConflictError``), the write is redone from the new tip up to ``conflict_retries`` times,
+    re-checking the target each time. Raises :class:`VirtualizeError` (``.report`` holds the
     CheckReport when check found errors) or :class:`vzskill.sources.SourceError`; in every failure
     case nothing is committed.
     """
@@ -347,45 +350,45 @@ def virtualize(
 
     # 4. write, one commit
     repo = prepare_repo(repo_or_storage, full_urls, access, storage_access)
-    created_branch = False
+    created_branch: str | None = None  # the snapshot a branch we created starts at
     if branch not in repo.list_branches():
         if "main" not in repo.list_branches():
             raise VirtualizeError(f"branch {branch!r} does not exist and there is no 'main' to start it from")
-        repo.create_branch(branch, repo.lookup_branch("main"))
-        created_branch = True
-    has_data = _has_data(repo, branch)
-    if append and not has_data:
-        _cleanup_branch(repo, branch, created_branch)
-        raise VirtualizeError(
-            f"nothing to append to: branch {branch!r} has no arrays yet -> run the first write without --append/append=True"
-        )
-    if not append and has_data:
-        _cleanup_branch(repo, branch, created_branch)
-        raise VirtualizeError(
-            f"branch {branch!r} already holds data -> pass --append/append=True to add the files along "
-            f"{concat_dim or 'the concat dim'}, or write to a new repository or branch"
-        )
-    if append:
-        _check_append(repo, branch, combined, concat_dim)  # type: ignore[arg-type]
-
-    session = repo.writable_session(branch)
-    step("write", 0, 1)
-    try:
-        if append:
-            combined.vz.to_icechunk(session.store, append_dim=concat_dim)
-        else:
-            combined.vz.to_icechunk(session.store)
-        default = f"vzskill: {'append' if append else 'virtualize'} {len(full_urls)} file(s)" + (
-            f" along {concat_dim}" if concat_dim else ""
-        )
-        snapshot_id = session.commit(message or default)
-    except Exception as exc:  # noqa: BLE001 - anything: nothing is committed
+        created_branch = repo.lookup_branch("main")
+        repo.create_branch(branch, created_branch)
+    default = f"vzskill: {'append' if append else 'virtualize'} {len(full_urls)} file(s)" + (
+        f" along {concat_dim}" if concat_dim else ""
+    )
+    attempt = 0
+    while True:
         try:
-            session.discard_changes()
-        except Exception:  # noqa: BLE001
-            pass
-        _cleanup_branch(repo, branch, created_branch)
-        raise VirtualizeError(f"write failed, nothing committed: {_first_line(str(exc))}") from exc
+            _check_target(repo, branch, combined, concat_dim, append)
+        except VirtualizeError:
+            _cleanup_branch(repo, branch, created_branch)
+            raise
+        session = repo.writable_session(branch)
+        step("write", 0, 1)
+        try:
+            if append:
+                combined.vz.to_icechunk(session.store, append_dim=concat_dim)
+            else:
+                combined.vz.to_icechunk(session.store)
+            snapshot_id = session.commit(message or default)
+            break
+        except icechunk.ConflictError as exc:
+            _discard(session)
+            attempt += 1
+            if attempt > conflict_retries:
+                _cleanup_branch(repo, branch, created_branch)
+                raise VirtualizeError(
+                    f"another writer committed to branch {branch!r} first ({attempt} attempts), nothing committed -> "
+                    "rerun, or serialize the writers (each rerun re-checks against the new tip)"
+                ) from exc
+            # somebody else committed: start again from the new tip (re-checked above)
+        except Exception as exc:  # noqa: BLE001 - anything: nothing is committed
+            _discard(session)
+            _cleanup_branch(repo, branch, created_branch)
+            raise VirtualizeError(f"write failed, nothing committed: {_first_line(str(exc))}") from exc
     step("write", 1, 1)
 
     return WriteResult(
@@ -401,12 +404,38 @@ def virtualize(
     )
 
 
-def _cleanup_branch(repo: icechunk.Repository, branch: str, created: bool) -> None:
-    if created:
-        try:
+def _discard(session: Any) -> None:
+    try:
+        session.discard_changes()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+def _check_target(repo: icechunk.Repository, branch: str, combined: xr.Dataset, concat_dim: str | None, append: bool) -> None:
+    """The branch's current tip must suit the write: empty for a first write, compatible data for an append."""
+    has_data = _has_data(repo, branch)
+    if append and not has_data:
+        raise VirtualizeError(
+            f"nothing to append to: branch {branch!r} has no arrays yet -> run the first write without --append/append=True"
+        )
+    if not append and has_data:
+        raise VirtualizeError(
+            f"branch {branch!r} already holds data -> pass --append/append=True to add the files along "
+            f"{concat_dim or 'the concat dim'}, or write to a new repository or branch"
+        )
+    if append:
+        _check_append(repo, branch, combined, concat_dim)  # type: ignore[arg-type]
+
+
+def _cleanup_branch(repo: icechunk.Repository, branch: str, created: str | None) -> None:
+    """Delete a branch this call created, unless somebody else has committed to it meanwhile."""
+    if created is None:
+        return
+    try:
+        if repo.lookup_branch(branch) == created:
             repo.delete_branch(branch)
-        except Exception:  # noqa: BLE001
-            pass
+    except Exception:  # noqa: BLE001
+        pass
 
 
 def _check_append(repo: icechunk.Repository, branch: str, combined: xr.Dataset, concat_dim: str) -> None:
