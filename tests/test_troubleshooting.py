@@ -283,6 +283,24 @@ def _(c: Ctx):
     np.testing.assert_array_equal(got.values, fixtures.sample_dataset(3, dtype="float64")["temperature"].values)
 
 
+@trigger("virtual-and-loaded")
+def _(c: Ctx):
+    loaded = c.open("series/temp_001.nc", loadable_variables=["time", "lat", "lon", "temperature"])
+    return [raised(lambda: c.concat([c.series[0], loaded]))]
+
+
+@fix("virtual-and-loaded")
+def _(c: Ctx):
+    loaded = [c.open(f"series/temp_{i:03d}.nc", loadable_variables=["time", "lat", "lon", "temperature"]) for i in range(2)]
+    combined = c.concat(loaded)
+    assert isinstance(combined["precipitation"].data, ManifestArray) and isinstance(combined["temperature"].data, np.ndarray)
+    repo = c.repo()
+    c.write(repo, combined)
+    got = c.read(repo)
+    for var in ("temperature", "precipitation"):
+        np.testing.assert_array_equal(got[var].values, xr.concat(c.expected[:2], dim="time")[var].values)
+
+
 @trigger("by-coords-concat-dim")
 def _(c: Ctx):
     return [raised(lambda: vz.open_virtual_mfdataset(c.urls, registry=c.registry, parser=HDFParser(), combine="by_coords", concat_dim="time"))]
@@ -405,6 +423,48 @@ def _(c: Ctx):
     c.write(repo, c.series[0])
     np.testing.assert_array_equal(c.read(repo)["temperature"].values, c.expected[0]["temperature"].values)
     np.testing.assert_array_equal(c.read(vzskill.open_repo(storage))["temperature"].values, c.expected[0]["temperature"].values)
+
+
+@trigger("repo-exists")
+def _(c: Ctx):
+    storage = c.storage()
+    icechunk.Repository.create(storage)
+    return [
+        raised(lambda: icechunk.Repository.create(storage)),
+        raised(lambda: icechunk.Repository.open(icechunk.local_filesystem_storage(str(c.work / "never-created")))),
+    ]
+
+
+@fix("repo-exists")
+def _(c: Ctx):
+    storage = c.storage()
+    first = vzskill.create_repo(storage, [c.data / "series" / "temp_000.nc"])
+    c.write(first, c.series[0])
+    again = vzskill.create_repo(storage, [c.data / "series" / "temp_000.nc"])  # exists: opened, authorized
+    np.testing.assert_array_equal(c.read(again)["temperature"].values, c.expected[0]["temperature"].values)
+    other = c.storage()
+    for _ in range(2):  # a script run twice
+        icechunk.Repository.open_or_create(other, c.config())
+    assert list(icechunk.Repository.fetch_config(other).virtual_chunk_containers) == [c.prefix]
+    assert isinstance(raised(lambda: icechunk.Repository.open(c.storage())), KeyError)
+
+
+@trigger("container-store")
+def _(c: Ctx):
+    config = icechunk.RepositoryConfig.default()
+    return [
+        raised(lambda: config.set_virtual_chunk_container(icechunk.VirtualChunkContainer("s3://my-bucket/", icechunk.local_filesystem_store(str(c.data))))),
+        raised(lambda: config.set_virtual_chunk_container(icechunk.VirtualChunkContainer("file:///", icechunk.local_filesystem_store("/")))),
+    ]
+
+
+@fix("container-store")
+def _(c: Ctx):
+    config = vzskill.repository_config([c.data / "series" / "temp_000.nc", c.data / "bad" / "lzf.nc"])
+    assert list(config.virtual_chunk_containers) == [c.prefix]
+    repo = icechunk.Repository.create(c.storage(), config, c.creds())
+    c.write(repo, c.series[0])
+    np.testing.assert_array_equal(c.read(repo)["temperature"].values, c.expected[0]["temperature"].values)
 
 
 @trigger("prefix-slash")
@@ -577,6 +637,44 @@ def _(c: Ctx):
 def _(c: Ctx):
     vds = c.open("series/temp_000.nc", loadable_variables=["time", "lat", "lon"])
     assert isinstance(vds["temperature"].data, ManifestArray) and not isinstance(vds["lat"].data, ManifestArray)
+
+
+@trigger("missing-file")
+def _(c: Ctx):
+    return [
+        raised(lambda: c.open("series/temp_099.nc")),
+        raised(lambda: LocalStore(prefix="relative/dir")),
+        raised(lambda: c.open("grouped/groups.nc", parser=HDFParser(group="nope"))),
+    ]
+
+
+@fix("missing-file")
+def _(c: Ctx):
+    import h5py
+
+    with h5py.File(c.data / "grouped" / "groups.nc") as f:
+        assert sorted(f.keys()) == ["surface", "upper"]
+    vds = c.open("grouped/groups.nc", parser=HDFParser(group="upper"))
+    repo = c.repo()
+    c.write(repo, vds)
+    np.testing.assert_array_equal(c.read(repo)["temperature"].values, c.expected[1]["temperature"].values)
+    LocalStore(prefix=(c.work / "relative" / "dir").resolve(), mkdir=True)
+    assert (c.work / "relative" / "dir").is_dir()
+    parsed = vzskill.parse.parse_files([c.url("series/temp_000.nc"), c.url("series/temp_099.nc")], c.registry)
+    assert parsed[0].ok and "temp_099.nc: file not found" in parsed[1].error
+
+
+@trigger("datatree-loadable")
+def _(c: Ctx):
+    return [raised(lambda: vz.open_virtual_datatree(c.url("grouped/groups.nc"), registry=c.registry, parser=HDFParser(), loadable_variables=["time"]))]
+
+
+@fix("datatree-loadable")
+def _(c: Ctx):
+    tree = vz.open_virtual_datatree(c.url("grouped/groups.nc"), registry=c.registry, parser=HDFParser())
+    assert set(tree.children) == {"surface", "upper"}
+    np.testing.assert_array_equal(tree["upper"]["time"].values, c.expected[0]["time"].values)
+    assert isinstance(tree["upper"]["temperature"].data, ManifestArray)
 
 
 # --------------------------------------------------------------------------------------------
@@ -785,6 +883,28 @@ def _(c: Ctx):
     np.testing.assert_array_equal(c.read(repo)["temperature"].values, c.expected[0]["temperature"].values)
 
 
+@trigger("read-only-store")
+def _(c: Ctx):
+    repo = _small_history(c)
+    session = repo.writable_session("main")
+    c.series[1].vz.to_icechunk(session.store, append_dim="time")
+    session.commit("appended")
+    return [
+        raised(lambda: c.series[2].vz.to_icechunk(session.store, append_dim="time")),
+        raised(lambda: c.series[2].vz.to_icechunk(repo.readonly_session("main").store, append_dim="time")),
+    ]
+
+
+@fix("read-only-store")
+def _(c: Ctx):
+    repo = _small_history(c)
+    for ds in c.series[1:]:
+        session = repo.writable_session("main")
+        ds.vz.to_icechunk(session.store, append_dim="time")
+        session.commit("append")
+    np.testing.assert_array_equal(c.read(repo)["time"].values, np.concatenate([e["time"].values for e in c.expected[:3]]))
+
+
 def _stale_setup(c: Ctx, name: str) -> tuple[Path, ObjectStoreRegistry, icechunk.Repository, icechunk.Storage, dict[str, xr.Dataset]]:
     sources = c.work / name
     sources.mkdir()
@@ -906,6 +1026,23 @@ def _(c: Ctx):
     assert [p.ok for p in parsed] == [True, True, True]
 
 
+@trigger("executor-class")
+def _(c: Ctx):
+    from concurrent.futures import ThreadPoolExecutor
+
+    return [raised(lambda: vz.open_virtual_mfdataset(c.urls, registry=c.registry, parser=HDFParser(), combine="nested", concat_dim="time", parallel=ThreadPoolExecutor), DeprecationWarning)]
+
+
+@fix("executor-class")
+def _(c: Ctx):
+    from concurrent.futures import ThreadPoolExecutor
+
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=2) as pool:
+        warnings.simplefilter("error", DeprecationWarning)
+        combined = vz.open_virtual_mfdataset(c.urls, registry=c.registry, parser=HDFParser(), combine="nested", concat_dim="time", parallel=pool)
+    np.testing.assert_array_equal(combined["time"].values, np.concatenate([e["time"].values for e in c.expected[:3]]))
+
+
 @trigger("virtualize-accessor")
 def _(c: Ctx):
     return [raised(lambda: c.series[0].virtualize.nbytes, DeprecationWarning)]
@@ -1022,7 +1159,7 @@ def _(c: Ctx):
 
 def test_every_entry_has_a_trigger_and_a_fix() -> None:
     ids = set(ENTRIES)
-    assert len(ids) >= 38
+    assert len(ids) >= 45
     assert ids == set(TRIGGERS), f"doc-only: {sorted(ids - set(TRIGGERS))}, test-only: {sorted(set(TRIGGERS) - ids)}"
     assert ids == set(FIXES), f"doc-only: {sorted(ids - set(FIXES))}, test-only: {sorted(set(FIXES) - ids)}"
 
