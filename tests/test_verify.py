@@ -193,3 +193,23 @@ def test_verify_http_sources(http_base_url: str, tmp_path: Path) -> None:
     assert full.ok and full.n_chunks == 64, full.format_table()
     sampled = verify(tmp_path / "repo", sample=4, seed=3)
     assert sampled.ok and sampled.n_chunks == 4
+
+
+def test_loaded_time_without_decoding_is_caught(tmp_path: Path) -> None:
+    """decode_times=False + mixed units: time is loaded (not virtual) but meaningless - verify says so."""
+    src = tmp_path / "src"
+    fixtures.make_series(src, 2)
+    fixtures.write_file(src / "temp_002.nc", 2, time_units="hours since 2024-01-05")
+    files = sorted(map(str, src.glob("*.nc")))
+    storage = icechunk.local_filesystem_storage(str(tmp_path / "repo"))
+    repo = create_repo(storage, files)
+    combined = xr.combine_nested([p.dataset for p in parse_files(files, decode_times=False)], concat_dim="time",
+                                 coords="minimal", compat="override", data_vars="minimal")
+    session = repo.writable_session("main")
+    combined.vz.to_icechunk(session.store)
+    session.commit("undecoded time")
+    report = verify(storage)
+    assert report.exit_code == 1
+    [f] = report.errors
+    assert f.kind == "decoding" and f.variable == "time"
+    assert "re-virtualize with 'time' loaded and decoded" in f.message

@@ -531,6 +531,7 @@ def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, sample:
     rng = random.Random(seed)
     try:
         _compare(report, repo_ds, meta, refs, by_file, sources, stale_files | bad_container, sample, rng)
+        _compare_loaded(report, repo_ds, refs, by_file, meta, sources, stale_files | bad_container)
     finally:
         sources.close()
 
@@ -631,6 +632,59 @@ def _compare(report: VerifyReport, repo_ds: Any, meta: dict[str, Any], refs: dic
                     eq = np.zeros(got.shape, dtype=bool)
                 if not eq.all():
                     _add_mismatch(report, var, coord, u, int((~eq).sum()), int(eq.size), got, want, 0)
+
+
+def _compare_loaded(report: VerifyReport, repo_ds: Any, refs: dict[str, _Refs], by_file: dict[str, dict[str, list[int]]],
+                    meta: dict[str, Any], sources: _SourceCache, skip: set[str]) -> None:
+    """Loaded (non-virtual) variables - e.g. a decoded ``time`` - against each source, at the file's position."""
+    virtual_names = {v.rsplit("/", 1)[-1] for v in refs}
+    loaded = [str(n) for n in repo_ds.variables if str(n) not in virtual_names and repo_ds[n].ndim >= 1]
+    if not loaded:
+        return
+    for u, per_var in sorted(by_file.items()):
+        if u in skip:
+            continue
+        var = next(iter(per_var))
+        if "/" in var:
+            continue  # groups: loaded variables are compared per group only at the root
+        arr = meta[var]
+        start = _file_regions(refs[var], per_var[var], tuple(arr.chunks))
+        dims = list(repo_ds[var].dims)
+        try:
+            src = sources.dataset(u, None)
+        except Exception:
+            continue
+        for name in loaded:
+            rv = repo_ds[name].variable
+            if name not in src.variables or not set(rv.dims) <= set(dims):
+                continue
+            sv = src[name].variable
+            if sv.dims != rv.dims:
+                continue
+            region = tuple(slice(start[dims.index(d)], start[dims.index(d)] + n) for d, n in zip(sv.dims, sv.shape))
+            try:
+                got = np.asarray(rv[region].values)
+                want = np.asarray(sv.values)
+            except Exception:
+                continue
+            if (got.dtype.kind == "M") != (want.dtype.kind == "M"):
+                if not any(f.kind == "decoding" and f.variable == name for f in report.findings):
+                    report.findings.append(VerifyFinding(
+                        "error", "decoding",
+                        f"{name}: the repository's values are {got.dtype} but the sources' decode to {want.dtype} "
+                        f"(e.g. {display_name(u)}): '{name}' was written without usable CF units -> re-virtualize with "
+                        f"'{name}' loaded and decoded (decode_times=None, the default)", file=u, variable=name))
+                continue
+            try:
+                eq = _equal_mask(got, want)
+            except Exception:
+                continue
+            if eq.all():
+                continue
+            first = np.unravel_index(int(np.flatnonzero(~eq)[0]), eq.shape)
+            chunks = rv.encoding.get("chunks") or rv.shape
+            coord = tuple(int((r.start + i) // max(int(c), 1)) for r, i, c in zip(region, first, chunks))
+            _add_mismatch(report, name, coord, u, int((~eq).sum()), int(eq.size), got, want, 0)
 
 
 def _add_mismatch(report: VerifyReport, var: str, coord: tuple[int, ...], u: str, bad: int, total: int,
