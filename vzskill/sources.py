@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable, Literal
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 Scheme = Literal["file", "s3", "gs", "az", "abfs", "http", "https"]
 
@@ -117,8 +117,14 @@ class Source:
 
 
 def local_path(url: str) -> str:
-    """``file:///a/b`` -> ``/a/b``."""
-    return urlparse(url).path
+    """``file:///a/b`` -> ``/a/b`` (percent-decoded: ``file:///a%20b`` -> ``/a b``)."""
+    return unquote(urlparse(url).path)
+
+
+def file_url(path: str | os.PathLike[str]) -> str:
+    """``/a b/c.nc`` -> ``file:///a b/c.nc``: NOT percent-encoded, because obspec-utils' registry,
+    VirtualiZarr's manifests and icechunk's containers all match the raw path."""
+    return "file://" + os.path.abspath(os.fspath(path))
 
 
 def normalize_url(url: str | os.PathLike[str]) -> str:
@@ -130,7 +136,7 @@ def normalize_url(url: str | os.PathLike[str]) -> str:
     parsed = urlparse(text)
     scheme = parsed.scheme.lower()
     if scheme == "" or (len(scheme) == 1 and os.name == "nt"):
-        return Path(text).expanduser().resolve().as_uri()
+        return file_url(Path(text).expanduser().resolve())
     scheme = _SCHEME_ALIASES.get(scheme, scheme)
     if scheme not in SUPPORTED_SCHEMES:
         raise SourceError(
@@ -141,7 +147,7 @@ def normalize_url(url: str | os.PathLike[str]) -> str:
     if scheme == "file":
         if parsed.netloc not in ("", "localhost"):
             raise SourceError(f"{text}: file URLs must be absolute (file:///abs/path), got host '{parsed.netloc}'")
-        return Path(parsed.path).resolve().as_uri()
+        return file_url(Path(unquote(parsed.path)).resolve())
     if not parsed.netloc:
         raise SourceError(f"{text}: missing bucket/host after '{scheme}://'")
     rest = text.split("://", 1)[1]
@@ -154,7 +160,7 @@ def parse_source(url: str | os.PathLike[str], local_root: str | None = None) -> 
     parsed = urlparse(full)
     scheme = parsed.scheme
     if scheme == "file":
-        file_path = parsed.path
+        file_path = unquote(parsed.path)
         root_dir = local_root if local_root is not None else os.path.dirname(file_path)
         root_dir = os.path.abspath(root_dir).rstrip("/") or "/"
         if not (file_path == root_dir or file_path.startswith(root_dir.rstrip("/") + "/")):
@@ -164,7 +170,7 @@ def parse_source(url: str | os.PathLike[str], local_root: str | None = None) -> 
                 f"{full}: local sources share no directory but '/'; icechunk needs a path in file:// "
                 "container prefixes -> keep the files under one data directory"
             )
-        root = Path(root_dir).as_uri()
+        root = file_url(root_dir)
         return Source(url=full, scheme="file", root=root, path=file_path[len(root_dir) + 1 :])
     root = f"{scheme}://{parsed.netloc}"
     return Source(url=full, scheme=scheme, root=root, path=parsed.path.lstrip("/"))

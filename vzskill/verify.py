@@ -243,7 +243,7 @@ def _virtual_refs(session: Any, path: str) -> _Refs:
                     continue
                 n_native += int((~virt).sum())
                 coords.append(np.asarray(b_coords)[virt])
-                urls.extend(p for p, v in zip(b_paths, virt) if v)
+                urls.extend(_raw_file_url(p) for p, v in zip(b_paths, virt) if v)
         finally:
             close = getattr(it, "aclose", None) or getattr(it, "close", None)
             if close is not None:
@@ -391,7 +391,8 @@ def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, sample:
             meta[path] = arr
     report.n_variables = len(refs)
     report.n_refs = sum(len(r.urls) for r in refs.values())
-    locations = sorted(set(session.all_virtual_chunk_locations()))
+    # icechunk reports file:// locations percent-encoded ('a%20b'); manifests and containers use raw paths
+    locations = sorted({_raw_file_url(u) for u in session.all_virtual_chunk_locations()})
     report.files = locations
 
     by_file: dict[str, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))  # url -> var -> ref rows
@@ -720,3 +721,10 @@ def _read_error(report: VerifyReport, u: str, var: str, exc: BaseException) -> N
 
 def _now() -> datetime:  # pragma: no cover - helper for callers/tests
     return datetime.now(timezone.utc)
+
+
+def _raw_file_url(url: str) -> str:
+    """``file:///a%20b/x.nc`` -> ``file:///a b/x.nc`` (other schemes unchanged)."""
+    from urllib.parse import unquote
+
+    return "file://" + unquote(url[len("file://") :]) if url.startswith("file://") else url
