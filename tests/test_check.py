@@ -262,3 +262,17 @@ def test_check_over_s3(s3_endpoint: str, s3_data_bucket: str) -> None:
     assert report.variables["temperature"]["codecs"] == "zlib level 4 with shuffle"
     gone = check([*urls, f"s3://{s3_data_bucket}/series/nope.nc"], access=access)
     assert [f.message.split(":")[0] for f in gone.errors] == ["nope.nc"]
+
+
+def test_kerchunk_and_zarr_inputs(tmp_path: Path, series_files: list[Path]) -> None:
+    [p] = parse_files(series_files[:1])
+    p.dataset.vz.to_kerchunk(str(tmp_path / "inlined.json"), format="json")  # loaded coords are inlined
+    [v] = parse_files(series_files[:1], loadable_variables=[])
+    v.dataset.vz.to_kerchunk(str(tmp_path / "virtual.json"), format="json")
+    v.dataset.vz.to_kerchunk(str(tmp_path / "virtual.parq"), format="parquet")
+    fixtures.sample_dataset(0).to_zarr(tmp_path / "store.zarr", zarr_format=3, consolidated=False)
+    parsed = parse_files([tmp_path / "virtual.json", tmp_path / "virtual.parq", tmp_path / "store.zarr", tmp_path / "inlined.json"])
+    assert [q.kind for q in parsed] == ["kerchunk-json", "kerchunk-parquet", "zarr", "kerchunk-json"]
+    assert [q.ok for q in parsed] == [True, True, True, False]
+    assert parsed[3].error.startswith("inlined.json: Kerchunk references with inlined (loaded) coordinates")
+    assert "loadable_variables=[]" in parsed[3].fix

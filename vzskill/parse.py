@@ -265,7 +265,10 @@ def explain(url: str, exc: BaseException, registry: Any = None, kind: str | None
         fix = "check the path (typo? moved? deleted?), or remove it from the list"
         return f"{name}: file not found ({local_path(url)}) -> {fix}", None, fix
     if "Could not find an ObjectStore matching" in text:
-        fix = f"register the store under {suggest_root(url)!r}"
+        target = _unmatched_url(exc) or url
+        fix = f"register the store under {suggest_root(target)!r}"
+        if target != url:
+            return f"{name}: references {target}, which no registry key matches -> {fix}", None, fix
         return f"{name}: no registry key matches {url} -> {fix}", None, fix
 
     if kind == "hdf5" and isinstance(exc, OSError):
@@ -307,6 +310,15 @@ def explain(url: str, exc: BaseException, registry: Any = None, kind: str | None
         codec = re.search(r"codec '([^']+)'", text)
         fix = "drop the variable with HDFParser(drop_variables=[...]) or install the package that provides the codec"
         return f"{name}: uses codec {codec.group(1) if codec else '?'} with no Zarr implementation -> {fix}", None, fix
+    if kind in ("kerchunk-json", "kerchunk-parquet") and ("decode fill_value" in text or "inlined" in text.lower()):
+        fix = (
+            "re-create the references fully virtual (loadable_variables=[] before to_kerchunk, or zarr_format=3), "
+            "or read them with xr.open_dataset(refs, engine='kerchunk')"
+        )
+        return (
+            f"{name}: Kerchunk references with inlined (loaded) coordinates cannot be re-opened by the Kerchunk "
+            f"parser ({type(exc).__name__}: {text}) -> {fix}"
+        ), None, fix
     if kind == "netcdf3" and "not a netCDF3 file" in text:
         fix = "re-download or regenerate it, or remove it from the list"
         return f"{name}: corrupt NetCDF3 file ({text}) -> {fix}", None, fix
@@ -326,6 +338,8 @@ class _Options:
     decode_times: bool | None = None
     drop_variables: tuple[str, ...] | None = None
     group: str | None = None
+    auto_registry: bool = False  # the registry was built here: it may be extended for referenced files
+    access: Access | None = None
 
 
 def parse_one(url: str, registry: Any, options: _Options | None = None) -> ParsedFile:
@@ -339,26 +353,53 @@ def parse_one(url: str, registry: Any, options: _Options | None = None) -> Parse
     kind = None
     try:
         kind = detect_kind(url, registry)
-        parser = make_parser(kind, group=options.group, drop_variables=options.drop_variables)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            # = virtualizarr.open_virtual_dataset, with a look at the manifests before anything is loaded
-            manifest_store = parser(url=url, registry=registry)
-            no_refs = _arrays_without_refs(manifest_store)
-            ds = manifest_store.to_virtual_dataset(
-                loadable_variables=list(options.loadable_variables) if options.loadable_variables is not None else None,
-                decode_times=options.decode_times,
-            )
-            if options.drop_variables and kind != "hdf5":
-                ds = ds.drop_vars(list(options.drop_variables), errors="ignore")
-            ds.encoding.setdefault("source", url)
-        return ParsedFile(url=url, dataset=ds, kind=kind, no_refs=no_refs)
+        return _parse_kind(url, kind, registry, options)
+    except ValueError as exc:
+        # Kerchunk references point at other files: extend a registry built here to their root, once
+        missing = _unmatched_url(exc)
+        if kind in ("kerchunk-json", "kerchunk-parquet") and options.auto_registry and missing and missing != url:
+            try:
+                from vzskill.registry import store_for
+                from vzskill.sources import parse_source
+
+                source = parse_source(missing)
+                registry.register(source.root, store_for(source, options.access))
+                return _parse_kind(url, kind, registry, options)
+            except Exception as exc2:  # noqa: BLE001
+                return _failed(url, exc2, registry, kind)
+        return _failed(url, exc, registry, kind)
     except Exception as exc:  # every per-file failure becomes a one-line error
-        message, variable, fix = explain(url, exc, registry, kind)
-        return ParsedFile(
-            url=url, error=message, kind=kind, variable=variable, fix=fix,
-            exception=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+        return _failed(url, exc, registry, kind)
+
+
+def _unmatched_url(exc: BaseException) -> str | None:
+    m = re.search(r"Could not find an ObjectStore matching the url `([^`]+)`", str(exc))
+    return m.group(1) if m else None
+
+
+def _failed(url: str, exc: BaseException, registry: Any, kind: str | None) -> ParsedFile:
+    message, variable, fix = explain(url, exc, registry, kind)
+    return ParsedFile(
+        url=url, error=message, kind=kind, variable=variable, fix=fix,
+        exception=f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}",
+    )
+
+
+def _parse_kind(url: str, kind: str, registry: Any, options: _Options) -> ParsedFile:
+    """= ``virtualizarr.open_virtual_dataset``, with a look at the manifests before anything is loaded."""
+    parser = make_parser(kind, group=options.group, drop_variables=options.drop_variables)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        manifest_store = parser(url=url, registry=registry)
+        no_refs = _arrays_without_refs(manifest_store)
+        ds = manifest_store.to_virtual_dataset(
+            loadable_variables=list(options.loadable_variables) if options.loadable_variables is not None else None,
+            decode_times=options.decode_times,
         )
+        if options.drop_variables and kind != "hdf5":
+            ds = ds.drop_vars(list(options.drop_variables), errors="ignore")
+        ds.encoding.setdefault("source", url)
+    return ParsedFile(url=url, dataset=ds, kind=kind, no_refs=no_refs)
 
 
 def _arrays_without_refs(manifest_store: Any) -> list[str]:
@@ -441,6 +482,7 @@ def parse_files(
     multiprocessing.get_context("forkserver"))``) or ``"dask"``.
     """
     raw = [os.fspath(u) for u in urls]
+    auto = registry is None
     if registry is None:
         valid = _valid_urls(raw)
         if valid:
@@ -450,6 +492,8 @@ def parse_files(
         decode_times=decode_times,
         drop_variables=tuple(drop_variables) if drop_variables else None,
         group=group,
+        auto_registry=auto,
+        access=access,
     )
     work = partial(parse_one, registry=registry, options=options)
     if parallel in (None, False) or len(raw) <= 1:
