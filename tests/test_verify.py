@@ -54,7 +54,10 @@ def test_clean_repo_verifies(clean_repo: tuple[Path, list[str]]) -> None:
 def test_sample_is_seeded_and_counted(clean_repo: tuple[Path, list[str]]) -> None:
     repo, _ = clean_repo
     a = verify(repo, sample=5, seed=1)
-    assert a.ok and a.n_chunks == 5 and a.sample == 5
+    assert a.ok and a.n_chunks == 10 and a.sample == 5  # 5 per virtual variable
+    assert sorted({v for v, _ in a.sampled}) == ["precipitation", "temperature"]
+    assert verify(repo, sample=5, seed=1).sampled == a.sampled  # seeded
+    assert verify(repo, sample=5, seed=2).sampled != a.sampled
 
 
 def test_tag_and_snapshot(clean_repo: tuple[Path, list[str]]) -> None:
@@ -192,7 +195,7 @@ def test_verify_http_sources(http_base_url: str, tmp_path: Path) -> None:
     full = verify(tmp_path / "repo", urls)
     assert full.ok and full.n_chunks == 64, full.format_table()
     sampled = verify(tmp_path / "repo", sample=4, seed=3)
-    assert sampled.ok and sampled.n_chunks == 4
+    assert sampled.ok and sampled.n_chunks == 8
 
 
 def test_loaded_time_without_decoding_is_caught(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@
 (``IcechunkStore.array_chunk_iterator``), groups the references by source file and compares, for
 every virtual variable, the repository's decoded values with a direct read of the source file
 (xarray with h5netcdf / scipy, same CF decoding) - the whole file region, or ``sample=N`` random
-chunks (seeded). The position of each file in the repository is recovered from the chunk
+chunks per variable (seeded). The position of each file in the repository is recovered from the chunk
 references themselves, so a wrong concat order, wrong time units or a wrong byte range all show up
 as mismatches, reported by variable and chunk index.
 
@@ -93,6 +93,7 @@ class VerifyReport:
     sample: int | None = None
     fatal: str | None = None
     mismatch_counts: dict[str, int] = field(default_factory=dict)  # variable -> differing chunks (complete)
+    sampled: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)  # (variable, chunk) picked by sample=N
 
     @property
     def errors(self) -> list[VerifyFinding]:
@@ -116,6 +117,7 @@ class VerifyReport:
             "ref": self.ref,
             "snapshot_id": self.snapshot_id,
             "sample": self.sample,
+            "sampled": [[v, list(c)] for v, c in self.sampled],
             "n_variables": self.n_variables,
             "n_chunks_compared": self.n_chunks,
             "n_refs": self.n_refs,
@@ -132,7 +134,7 @@ class VerifyReport:
         head = f"vzskill verify: {self.ref}" + (f" (snapshot {self.snapshot_id})" if self.snapshot_id else "")
         if self.fatal is not None:
             return f"{head}\ncould not run: {self.fatal}"
-        what = f"{self.sample} sampled chunk(s)" if self.sample else "all virtual chunks"
+        what = f"{self.sample} sampled chunk(s) per variable" if self.sample else "all virtual chunks"
         lines = [
             f"{head} -> {'OK' if self.ok else 'FAILED'}: {self.n_variables} virtual variable(s), {self.n_chunks} chunk(s) "
             f"compared ({what}), {len(self.files)} source file(s), {self.n_refs} reference(s)"
@@ -353,7 +355,7 @@ def verify(
     """Compare a repository's virtual variables with direct reads of their sources; find stale sources.
 
     ``urls`` (optional): the sources the repository should reference; files referenced but not
-    listed, or listed but not referenced, are reported. ``sample=N`` compares N random chunks
+    listed, or listed but not referenced, are reported. ``sample=N`` compares N random chunks per variable
     (seeded by ``seed``) instead of every chunk. Never raises: ``fatal`` + exit code 2 when the
     repository cannot be opened.
     """
@@ -546,17 +548,20 @@ def _file_regions(refs: _Refs, rows: list[int], chunks: tuple[int, ...]) -> tupl
 def _compare(report: VerifyReport, repo_ds: Any, meta: dict[str, Any], refs: dict[str, _Refs],
              by_file: dict[str, dict[str, list[int]]], sources: _SourceCache, skip: set[str],
              sample: int | None, rng: random.Random) -> None:
-    # candidate chunks: (var, url, row)
-    candidates: list[tuple[str, str, int]] = []
-    for u, per_var in by_file.items():
+    # candidate chunks per variable: (var, url, row); sample=N picks N per variable (seeded)
+    candidates: dict[str, list[tuple[str, str, int]]] = defaultdict(list)
+    for u, per_var in sorted(by_file.items()):
         if u in skip:
             continue
-        for var, rows in per_var.items():
-            candidates.extend((var, u, r) for r in rows)
-    if sample is not None and sample < len(candidates):
-        chosen = rng.sample(candidates, sample)
-    else:
-        chosen = candidates
+        for var, rows in sorted(per_var.items()):
+            candidates[var].extend((var, u, r) for r in rows)
+    chosen: list[tuple[str, str, int]] = []
+    for var in sorted(candidates):
+        cands = candidates[var]
+        picked = rng.sample(cands, sample) if sample is not None and sample < len(cands) else cands
+        chosen.extend(picked)
+        if sample is not None:
+            report.sampled.extend((var, tuple(int(c) for c in refs[var].coords[r])) for _, _, r in picked)
     # group the chosen chunks by (file, variable)
     plan: dict[tuple[str, str], list[int]] = defaultdict(list)
     for var, u, r in chosen:
