@@ -239,6 +239,8 @@ def _codec_key(codecs: Sequence[Any]) -> tuple:
         conf = dict(d.get("configuration") or {})
         if name == "shuffle":
             conf.pop("elementsize", None)  # follows the dtype (reported separately)
+        if name == "blosc":
+            conf.pop("typesize", None)
         if name == "bytes" and conf.get("endian") == "little":
             conf = {}
         key.append((name, tuple(sorted((k, _scalar(v)) for k, v in conf.items()))))
