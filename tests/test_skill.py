@@ -140,3 +140,27 @@ def test_package_copies_are_used_outside_a_checkout(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(skill, "PACKAGE_COPIES", tmp_path / "empty")
     with pytest.raises(SkillError, match="skill files not found"):
         install_skill(tmp_path / "dest")
+
+
+GOTCHAS = {
+    "trailing slash": "url_prefix must end in a / character",
+    "authorize at open, also the writing repo": "Authorize at every open, including the repository object that wrote",
+    "credential sentinels": "icechunk.credentials.LocalFileSystemAccess",
+    "by_coords": 'combine="by_coords"` needs loaded coordinates and no `concat_dim`',
+    "all-virtual concat": 'coords="minimal", compat="override"',
+    "mixed CF time units": "Mixed CF time units give silently wrong times",
+    "python version": "**Python 3.12+.**",
+    "local storage concurrency": "not safe for concurrent commits",
+    "accessor": "The accessor is `.vz`",
+    "loadable_variables list": "`loadable_variables` must be a list",
+    "drop in the parser": "HDFParser(drop_variables=",
+    "ancestry keyword": "repo.ancestry(branch=...)` is keyword-only",
+    "process pool": 'get_context("forkserver")',
+}
+
+
+@pytest.mark.parametrize("topic", sorted(GOTCHAS))
+def test_skill_md_keeps_the_gotchas(topic: str):
+    text = (ROOT / "SKILL.md").read_text(encoding="utf-8")
+    gotchas = text.split("## Gotchas", 1)[1].split("\n## ", 1)[0]
+    assert GOTCHAS[topic] in gotchas, f"SKILL.md's Gotchas section lost: {topic}"
