@@ -276,3 +276,17 @@ def test_kerchunk_and_zarr_inputs(tmp_path: Path, series_files: list[Path]) -> N
     assert [q.ok for q in parsed] == [True, True, True, False]
     assert parsed[3].error.startswith("inlined.json: Kerchunk references with inlined (loaded) coordinates")
     assert "loadable_variables=[]" in parsed[3].fix
+
+
+def test_by_coords_infers_the_concat_dim_like_xarray(series_files) -> None:
+    """by_coords takes no concat_dim: the check infers it from the loaded coordinates (any file order)."""
+    from vzskill.check import check
+
+    for files in (series_files, series_files[::-1]):
+        report = check(files, combine="by_coords", concat_dim=None)
+        assert report.ok, report.format_table()
+        assert report.concat_dim == "time"
+    # the odd file is still named
+    report = check([*series_files, series_files[0].parent.parent / "variants" / "other_chunks.nc"], combine="by_coords", concat_dim=None)
+    assert not report.ok
+    assert any(f.message.startswith("other_chunks.nc: variable 'temperature' uses chunks (1, 20, 30)") for f in report.findings)

@@ -458,6 +458,8 @@ def check(
     concat_dims: list[str] = (
         [] if concat_dim is None else [concat_dim] if isinstance(concat_dim, str) else [str(d) for d in concat_dim]
     )
+    if combine == "by_coords":
+        concat_dims = []  # inferred from the loaded coordinates in _analyse, as combine_by_coords does
     report = CheckReport(files=[], parsed=[], concat_dim=concat_dim)
     if not items:
         report.fatal = "no input files -> pass one or more paths or URLs"
@@ -498,6 +500,22 @@ def check(
         if not report.files:
             report.files = [str(i.url if isinstance(i, ParsedFile) else i) for i in items]
     return report
+
+
+def _inferred_concat_dims(datasets: list[Any], file_dims: list[str]) -> list[str]:
+    """Dimensions whose loaded 1-D index coordinate differs between files (what combine_by_coords concatenates)."""
+    out = []
+    for d in file_dims:
+        values = []
+        for ds in datasets:
+            coord = ds.variables.get(d)
+            if coord is None or coord.dims != (d,) or type(coord.data).__name__ == "ManifestArray":
+                break
+            values.append(np.asarray(coord.values))
+        else:
+            if any(v.shape != values[0].shape or not np.array_equal(v, values[0]) for v in values[1:]):
+                out.append(d)
+    return out
 
 
 def _analyse(report: CheckReport, concat_dims: list[str], *, combine: str, coords: Any, data_vars: Any,
@@ -554,6 +572,11 @@ def _analyse(report: CheckReport, concat_dims: list[str], *, combine: str, coord
                     f"a new dimension {cd!r} -> {fix}",
                     fix,
                 ))
+
+    # by_coords: xarray infers the concat dims (dimension coordinates whose values differ between files)
+    if combine == "by_coords" and not concat_dims and n > 1:
+        concat_dims = _inferred_concat_dims([p.dataset for p in good], file_dims)  # type: ignore[misc]
+        report.concat_dim = concat_dims[0] if len(concat_dims) == 1 else (concat_dims or None)
 
     infos = [_describe_file(p.dataset, concat_dims) for p in good]  # type: ignore[arg-type]
 

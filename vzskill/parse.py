@@ -290,7 +290,7 @@ def explain(url: str, exc: BaseException, registry: Any = None, kind: str | None
         problems.sort(key=lambda vw: vw[1] == "compact")  # a compact variable parses; it is rarely the cause
         var, what = problems[0]
         if what == "reference":
-            fix = f"{_drop_fix([var])}, or HDFParser(links_and_references=True)"
+            fix = f"{_drop_fix([var])} (HDFParser(links_and_references=True) works only if the file has dimension scales)"
             return f"{name}: variable '{var}' holds HDF5 object references -> {fix}", var, fix
         if what == "vlen":
             fix = _drop_fix([var])

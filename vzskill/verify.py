@@ -497,7 +497,7 @@ def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, sample:
         if written_at is not None and modified is not None:
             try:
                 if modified > written_at:
-                    add_stale(u, "modified", f"source changed after the snapshot was written ({modified:%Y-%m-%d %H:%M:%S} > {written_at:%Y-%m-%d %H:%M:%S} UTC)")
+                    add_stale(u, "modified", f"source changed after the snapshot was written ({modified:%Y-%m-%d %H:%M:%S.%f} > {written_at:%Y-%m-%d %H:%M:%S.%f} UTC)")
                     continue
             except TypeError:
                 pass

@@ -202,26 +202,6 @@ def _combine(datasets: list[xr.Dataset], concat_dim: str | None, combine: str) -
     raise VirtualizeError(f"unknown combine {combine!r} -> 'nested' or 'by_coords'")
 
 
-def _varying_dims(parsed: list[Any]) -> list[str]:
-    """Dimensions whose loaded index coordinate differs between files: what by_coords concatenates along."""
-    import numpy as np
-
-    datasets = [p.dataset for p in parsed if getattr(p, "dataset", None) is not None]
-    if len(datasets) < 2:
-        return []
-    first = datasets[0]
-    out = []
-    for dim in map(str, first.dims):
-        if dim not in first.indexes:
-            continue
-        ref = first[dim].values
-        for ds in datasets[1:]:
-            if dim not in ds.indexes or ds[dim].shape != ref.shape or not np.array_equal(ds[dim].values, ref):
-                out.append(dim)
-                break
-    return out
-
-
 def count_refs(ds: xr.Dataset) -> int:
     """Virtual chunk references (non-empty, non-inlined manifest entries) in a virtual dataset."""
     from virtualizarr.manifests import ManifestArray
@@ -312,7 +292,7 @@ def virtualize(
                 raise
             run_check = None
         if run_check is not None:
-            check_dim: Any = concat_dim if combine == "nested" else _varying_dims(parsed)
+            check_dim: Any = concat_dim if combine == "nested" else None  # check infers by_coords dims
             report = run_check(
                 parsed, concat_dim=check_dim, access=access, registry=registry,
                 combine=combine, coords="minimal", data_vars="minimal",
