@@ -355,3 +355,47 @@ def test_inspect_and_check_over_http(http_base_url: str) -> None:
     assert any(v["name"] == "temperature" and v["chunks"] == [1, 10, 15] for v in info["variables"])
     checked = run("check", *urls, "--json")
     assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+# --------------------------------------------------------------------------- packaging, README and CI contract
+
+
+def test_import_is_cheap_and_cli_help_needs_no_stack() -> None:
+    code = (
+        "import sys, vzskill, vzskill.cli, vzskill.doctor\n"
+        "heavy = [m for m in ('icechunk', 'xarray', 'virtualizarr', 'zarr', 'obstore') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+        "from vzskill import Access\n"
+        "assert Access.__module__ == 'vzskill.sources'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_readme_has_exactly_the_two_commands_and_ci_runs_the_test_one() -> None:
+    readme = (REPO_ROOT / "README.md").read_text()
+    section = readme.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    blocks = [b.split("```", 1)[0].strip() for b in section.split("```bash\n")[1:]]
+    assert blocks[:2] == ["make demo", "make test"], blocks
+    ci = (REPO_ROOT / ".ci" / "run").read_text()
+    assert "set -euo pipefail" in ci
+    commands = [ln.strip() for ln in ci.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    assert commands[-1] == "make test"  # exactly the README's command, last, its exit code is CI's
+    assert "|| true" not in ci and "exit 0" not in ci
+    assert os.access(REPO_ROOT / ".ci" / "run", os.X_OK)
+    assert subprocess.run(["bash", "-n", str(REPO_ROOT / ".ci" / "run")]).returncode == 0
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make not installed")
+def test_make_test_fails_when_pytest_collects_nothing() -> None:
+    """pytest exit 5 (nothing collected) must fail `make test`, hence CI. The install step is skipped (-o)."""
+    if not (REPO_ROOT / ".venv" / "bin" / "python").exists():
+        pytest.skip("no .venv in the checkout")
+    proc = subprocess.run(
+        ["make", "-s", "-C", str(REPO_ROOT), "-o", ".venv/.installed", "test",
+         "PYTEST_ARGS=tests/test_sources.py -k no_such_test_selects_nothing -p no:cacheprovider"],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode != 0, proc.stdout[-1000:]
+    assert "Error 5" in proc.stderr  # make reports pytest's exit status 5
+    assert "deselected" in proc.stdout
