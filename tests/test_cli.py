@@ -172,6 +172,17 @@ def test_inspect_text_output(series_files: list[Path]) -> None:
     assert "time units: days since 2024-01-01" in proc.stdout
 
 
+def test_inspect_groups(data_dir: Path) -> None:
+    grouped = str(data_dir / "grouped" / "groups.nc")
+    root = run("inspect", grouped)
+    assert root.returncode == 0, root.stderr
+    assert "groups: surface, upper" in root.stdout and "--group surface" in root.stdout
+    proc = run("inspect", grouped, "--group", "upper", "--json")
+    assert proc.returncode == 0, proc.stderr
+    info = json.loads(proc.stdout)["files"][0]
+    assert {v["name"] for v in info["variables"]} >= {"temperature", "precipitation", "time"}
+
+
 def test_inspect_bad_files_exit_1_one_line(data_dir: Path, tmp_path: Path) -> None:
     proc = run("inspect", str(data_dir / "bad" / "lzf.nc"), str(data_dir / "bad" / "text.nc"), "--json")
     line = assert_one_line_error(proc, 1, "lzf.nc", "LZF", "(+1 more)")

@@ -45,6 +45,7 @@ class FileInfo:
     attrs: dict[str, Any] = field(default_factory=dict)
     time_units: str | None = None
     calendar: str | None = None
+    groups: list[str] = field(default_factory=list)  # HDF5/NetCDF4 sub-groups (inspect them with group=)
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -201,6 +202,18 @@ def _describe_h5(url: str, registry: Any) -> FileInfo:
     return out
 
 
+def _h5_groups(url: str, registry: Any) -> list[str]:
+    """Paths of the HDF5 groups below the root ("surface", "upper/levels", ...)."""
+    import h5py
+    from obspec_utils.readers import BlockStoreReader
+
+    store, path = registry.resolve(url)
+    found: list[str] = []
+    with h5py.File(BlockStoreReader(store, path), mode="r") as f:
+        f.visititems(lambda name, obj: found.append(name) if isinstance(obj, h5py.Group) else None)
+    return found
+
+
 def _time_of(info: FileInfo) -> None:
     for v in info.variables:
         if v.units and " since " in v.units:
@@ -264,6 +277,11 @@ def inspect_files(urls: Iterable[str | os.PathLike[str]], access: Access | None 
             info = FileInfo(url=pf.url, kind=pf.kind, dims={str(k): int(v) for k, v in ds.sizes.items()},
                             attrs={str(k): _jsonable(v) for k, v in ds.attrs.items()})
             info.variables = [_variable_from_virtual(n, v) for n, v in ds.variables.items()]
+            if pf.kind == "hdf5":
+                try:
+                    info.groups = _h5_groups(pf.url, registry)
+                except Exception:  # noqa: BLE001
+                    pass
         else:
             info = FileInfo(url=pf.url, kind=pf.kind, error=pf.error)
             if pf.kind == "hdf5":
@@ -299,6 +317,10 @@ def format_info(info: FileInfo) -> str:
         lines.append(f"  ERROR: {info.error}")
     if info.dims:
         lines.append("  dims: " + ", ".join(f"{k}={v}" for k, v in info.dims.items()))
+    if info.groups:
+        lines.append("  groups: " + ", ".join(info.groups))
+        if not info.variables:
+            lines.append(f"  (no variables at the root -> vzskill inspect FILE --group {info.groups[0]})")
     if info.time_units:
         lines.append(f"  time units: {info.time_units}" + (f" (calendar {info.calendar})" if info.calendar else ""))
     if info.variables:
