@@ -274,9 +274,14 @@ def virtualize(
 
     # 1. parse every file once
     step("parse", 0, len(full_urls))
-    parsed = _parse(
-        full_urls, registry, loadable_variables=loadable_variables, drop_variables=drop_variables, parallel=parallel
-    )
+    options = {"loadable_variables": loadable_variables, "drop_variables": drop_variables}
+    if parallel in (None, False) and progress is not None:
+        parsed = []  # serial anyway: one file at a time, so the progress bar moves per file
+        for i, url in enumerate(full_urls):
+            parsed.extend(_parse([url], registry, **options))
+            step("parse", i + 1, len(full_urls))
+    else:
+        parsed = _parse(full_urls, registry, parallel=parallel, **options)
     step("parse", len(full_urls), len(full_urls))
     failed = [p for p in parsed if getattr(p, "error", None)]
 
