@@ -344,19 +344,46 @@ def _autouse_marker(monkeypatch):
 SYBIL = make_sybil(Path(__file__).parent)
 
 def pytest_collect_file(file_path, parent):
-    if file_path.name == "SKILL.md":
+    if file_path.suffix == ".md":
         return DocFile.from_parent(parent, path=file_path, sybils=[SYBIL])
+'''
+
+SELECTION = '''\
+# selection
+
+```python
+a = 1
+```
+
+<!-- skip: next "not here" -->
+```python
+raise RuntimeError("skipped block ran")
+```
+
+```python
+assert a == 1
+```
+
+```python
+undefined_function()
+```
+
+```python
+c = 3
+```
 '''
 
 
 @pytest.mark.timeout(120)
 def test_plugin_on_a_broken_document(tmp_path: Path):
     (tmp_path / "SKILL.md").write_text(BROKEN)
+    (tmp_path / "sel.md").write_text(SELECTION)
     (tmp_path / "conftest.py").write_text(CONFTEST)
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "--tb=short", "SKILL.md"],
+        [sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "--tb=short", "SKILL.md",
+         "sel.md::line:12,column:1", "sel.md::line:20,column:1"],  # selected alone: blocks above run first
         cwd=tmp_path, capture_output=True, text=True, timeout=110, env=env,
     )
     out = result.stdout
@@ -376,6 +403,9 @@ def test_plugin_on_a_broken_document(tmp_path: Path):
         59: "PASSED",  # invisible block: per-document work_dir, autouse fixtures applied
     }, out[-4000:]
     assert "SKIPPED [1] SKILL.md:55: needs a real bucket" in out, out[-2000:]
+    selected = {int(line): word for word, line in re.findall(r"^(PASSED|FAILED) sel\.md::line:(\d+)", out, re.MULTILINE)}
+    assert selected == {12: "PASSED", 20: "FAILED"}, out[-3000:]
+    assert "PrerequisiteFailed: sel.md:16: an earlier block" in out and "skipped block ran" not in out
     assert "expected substring: 'some other message'" in out
     assert "expect-error: KeyError: abc -> got builtins.ValueError instead" in out
     assert "the block raised nothing" in out

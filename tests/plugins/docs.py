@@ -16,8 +16,9 @@ What runs
 
 Namespace
   One namespace per document, shared by all its blocks in file order (block 2 sees block 1's names).
-  Always run whole documents: ``pytest SKILL.md``; ``-k``/``file.md::line:N``/``--lf`` run a block
-  without the ones before it (NameError).
+  Selecting one block (``pytest SKILL.md::line:120,column:1``, ``-k``, ``--deselect``) first runs the
+  blocks above it (unreported, once), so its names exist; a failure there is reported on the
+  selected block as ``PrerequisiteFailed`` naming the earlier block's line.
 
 Fixtures (injected as plain names, only those a document's code actually mentions are requested)
   * ``data_dir``          pathlib.Path, session, READ-ONLY sample archives (tests/plugins/data.py):
@@ -85,6 +86,7 @@ import builtins
 import doctest
 import importlib
 import re
+import unittest
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -289,6 +291,27 @@ class DocItem(SybilItem):
         for name in self._doc_fixtures:
             self.example.namespace[name] = self.funcargs[name]
 
+    def runtest(self) -> None:
+        # A block selected on its own (``file.md::line:N``, ``-k``, ``--deselect``) still needs the
+        # names of the blocks above it: run those first, once, in document order.
+        __tracebackhide__ = True
+        doc: DocFile = self.parent
+        for earlier in doc.ordered[: doc.ordered.index(self.example)]:
+            if earlier.start in doc.evaluated:
+                continue
+            doc.evaluated.add(earlier.start)
+            try:
+                earlier.evaluate()
+            except unittest.SkipTest:
+                continue
+            except Exception as exc:
+                raise PrerequisiteFailed(
+                    f"{Path(earlier.path).name}:{earlier.line}: an earlier block, run first because this block "
+                    f"needs its names, failed: {type(exc).__name__}: {exc}"
+                ) from exc
+        doc.evaluated.add(self.example.start)
+        self.example.evaluate()
+
     def _traceback_filter(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
         # Sybil #118: tb[1] raises IndexError for one-frame (chained) tracebacks -> INTERNALERROR.
         try:
@@ -298,13 +321,20 @@ class DocItem(SybilItem):
             return in_doc or excinfo.traceback
 
 
+class PrerequisiteFailed(Exception):
+    """An earlier block of the document failed while being run for a block selected on its own."""
+
+
 class DocFile(SybilFile):
     def collect(self) -> Iterable[DocItem]:
+        self.ordered: list[Example] = []
+        self.evaluated: set[int] = set()  # Example.start of the blocks already run this session
         for sybil in self.sybils:
             document = sybil.parse(self.path)
             self.documents.append(document)
             names = fixtures_used(document)
             for example in document.examples():
+                self.ordered.append(example)
                 yield DocItem.from_parent(self, sybil=sybil, example=example, fixtures=names)
 
 
