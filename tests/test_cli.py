@@ -311,6 +311,26 @@ def test_doctor_flags_old_stacks() -> None:
     assert stack_problem() is None
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [("2.3.0", (2, 3, 0)), ("2.3.0rc1", (2, 3, 0)), ("1.7.5.1.post1", (1, 7, 5, 1)), ("2026.9.0+local", (2026, 9, 0)),
+     ("3.12", (3, 12)), ("", ()), (None, ()), ("dev", ())],
+)
+def test_doctor_parse_version(text: str | None, expected: tuple[int, ...]) -> None:
+    from vzskill.doctor import parse_version
+
+    assert parse_version(text) == expected
+
+
+def test_doctor_missing_core_package_is_an_error() -> None:
+    from vzskill.doctor import diagnose, stack_problem
+
+    report = diagnose({"obspec-utils": None})
+    assert not report.ok
+    assert any(c.name == "obspec-utils" and c.status == "error" and "not installed" in c.message for c in report.checks)
+    assert stack_problem({"obspec-utils": None}).startswith("unsupported stack (obspec-utils missing)")
+
+
 @pytest.mark.skipif(not PY311.exists(), reason="pyenv Python 3.11.7 not installed")
 def test_unsupported_python_is_refused_with_the_fix(tmp_path: Path) -> None:
     """`python3.11 -m vzskill ...` from the checkout: one line saying what to do, exit 2 (no ImportError)."""
