@@ -23,6 +23,7 @@ make_series(data_dir / "series", 3)
 # --- snippet ---
 import icechunk
 import virtualizarr as vz
+import xarray as xr
 import zarr
 from dask.distributed import Client, LocalCluster
 from virtualizarr.parsers import HDFParser
