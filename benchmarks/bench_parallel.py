@@ -155,4 +155,7 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
 if __name__ == "__main__":
     import json
 
-    print(json.dumps(run(quick="--quick" in sys.argv), indent=1))
+    try:
+        print(json.dumps(run(quick="--quick" in sys.argv), indent=1))
+    finally:
+        common.close_dask()
