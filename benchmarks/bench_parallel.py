@@ -68,6 +68,14 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
         with client.as_current():
             return case("dask")()
 
+    def dask_no_client_case() -> float:
+        # what parallel="dask" does when no distributed Client is active: dask's default scheduler
+        # for delayed objects, the local thread pool (VirtualiZarr issue #634)
+        import dask
+
+        with dask.config.set(scheduler="threads"):
+            return case("dask")()
+
     def case(parallel):
         def f() -> float:
             t0 = time.perf_counter()
@@ -84,10 +92,11 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
         "threads": case(threads),
         "processes_forkserver": case(procs),
         "dask_distributed": dask_case,
+        "dask_without_client(threaded)": dask_no_client_case,
         "dask_client_executor": case(client_exec),
     }
-    if quick:  # same engine as dask_distributed; skipped to keep --quick short
-        del cases["dask_client_executor"]
+    if quick:  # same engines as dask_distributed / threads; skipped to keep --quick short
+        del cases["dask_client_executor"], cases["dask_without_client(threaded)"]
 
     # The ceiling: the same number of equal pure-CPU tasks (about one file's serial parse time
     # each), serial vs the same process pool, measured in the same rotation. On a shared machine
