@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Literal
 from urllib.parse import unquote, urlparse
@@ -131,8 +132,14 @@ def normalize_url(url: str | os.PathLike[str]) -> str:
     """Return a full URL: plain paths become absolute ``file://`` URLs, aliases are canonicalised.
 
     Raises :class:`SourceError` for unsupported schemes, with the list of supported ones.
+    Cached (paths are resolved once per working directory): it runs several times per file.
     """
     text = os.fspath(url)
+    return _normalize_cached(text, "" if "://" in text or os.path.isabs(text) else os.getcwd())
+
+
+@lru_cache(maxsize=65536)
+def _normalize_cached(text: str, cwd: str) -> str:
     parsed = urlparse(text)
     scheme = parsed.scheme.lower()
     if scheme == "" or (len(scheme) == 1 and os.name == "nt"):
