@@ -164,3 +164,11 @@ def test_skill_md_keeps_the_gotchas(topic: str):
     text = (ROOT / "SKILL.md").read_text(encoding="utf-8")
     gotchas = text.split("## Gotchas", 1)[1].split("\n## ", 1)[0]
     assert GOTCHAS[topic] in gotchas, f"SKILL.md's Gotchas section lost: {topic}"
+
+
+def test_package_copies_are_symlinks_to_the_root_files():
+    """In the repository the package data are symlinks (wheels copy the content), so they cannot drift."""
+    for name in SKILL_FILES:
+        link = skill.PACKAGE_COPIES / name
+        assert link.is_symlink(), f"{link} should be a symlink -> run: python -m vzskill.skill --sync"
+        assert link.resolve() == (ROOT / name).resolve()

@@ -4,8 +4,8 @@ Where the files come from:
 
 * a source / editable checkout: the repository root next to the ``vzskill`` package (the files
   that the doc tests execute);
-* an installed wheel: the package data copies in ``vzskill/skill/`` (refreshed from the root with
-  ``python -m vzskill.skill --sync``; tests/test_skill.py fails when they drift).
+* an installed wheel: the package data in ``vzskill/skill/`` - in the repository these are symlinks
+  to the root files (``python -m vzskill.skill --sync`` recreates them), so they cannot drift.
 """
 
 from __future__ import annotations
@@ -78,16 +78,23 @@ def install_skill(dest: str | os.PathLike[str]) -> Path:
 
 
 def sync_package_copies(root: Path = CHECKOUT_ROOT) -> list[Path]:
-    """Copy the root Markdown files into ``vzskill/skill/`` (package data for wheels). Returns changed files."""
+    """Make ``vzskill/skill/*.md`` relative symlinks to the root Markdown files (wheels copy their content).
+
+    Returns the entries that were (re)created. Symlinks cannot drift from the files the doc tests run.
+    """
     if not _complete(root):
         raise SkillError(f"{root} is missing one of {', '.join(SKILL_FILES)}")
     PACKAGE_COPIES.mkdir(exist_ok=True)
     changed = []
     for filename in SKILL_FILES:
-        source, copy = root / filename, PACKAGE_COPIES / filename
-        if not copy.exists() or copy.read_bytes() != source.read_bytes():
-            shutil.copyfile(source, copy)
-            changed.append(copy)
+        link = PACKAGE_COPIES / filename
+        target = Path(os.path.relpath(root / filename, PACKAGE_COPIES))
+        if link.is_symlink() and Path(os.readlink(link)) == target:
+            continue
+        if link.exists() or link.is_symlink():
+            link.unlink()
+        link.symlink_to(target)
+        changed.append(link)
     return changed
 
 
