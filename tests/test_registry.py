@@ -219,3 +219,16 @@ def test_built_registry_passes_its_own_check(tmp_path: Path) -> None:
     assert isinstance(registry, ObjectStoreRegistry)
     for url in urls:
         registry.resolve(url)  # no ValueError
+
+
+def test_build_registry_per_file_root_skips_bad_urls(tmp_path):
+    """Lenient builder (inspect, per-file parsing): one store per file directory; bad URLs reported, not raised."""
+    from vzskill.registry import build_registry_per_file_root
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    urls = [str(tmp_path / "a" / "x.nc"), str(tmp_path / "b" / "y.nc"), "ftp://host/z.nc"]
+    registry, bad = build_registry_per_file_root(urls)
+    assert registry.resolve(f"file://{tmp_path}/a/x.nc")[1] == "x.nc"
+    assert registry.resolve(f"file://{tmp_path}/b/y.nc")[1] == "y.nc"
+    assert list(bad) == ["ftp://host/z.nc"] and "unsupported URL scheme 'ftp://'" in bad["ftp://host/z.nc"]

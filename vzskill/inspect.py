@@ -231,27 +231,6 @@ def _size_of(url: str, registry: Any) -> int | None:
         return None
 
 
-def _loose_registry(urls: list[str], access: Access | None) -> Any:
-    """One store per file's own root (local files: their directory), so unrelated paths can be inspected together."""
-    from obspec_utils.registry import ObjectStoreRegistry
-
-    from vzskill.registry import store_for
-    from vzskill.sources import SourceError, parse_source
-
-    registry = ObjectStoreRegistry()
-    seen: set[str] = set()
-    bad: dict[str, str] = {}
-    for u in urls:
-        try:
-            source = parse_source(u)
-            if source.root not in seen:
-                registry.register(source.root, store_for(source, access))
-                seen.add(source.root)
-        except SourceError as exc:
-            bad[u] = str(exc)
-    return registry, bad
-
-
 def inspect_files(urls: Iterable[str | os.PathLike[str]], access: Access | None = None, *, group: str | None = None) -> list[FileInfo]:
     """Describe every file (never raises for a bad file: see ``FileInfo.error``)."""
     from vzskill.parse import parse_files
@@ -267,7 +246,9 @@ def inspect_files(urls: Iterable[str | os.PathLike[str]], access: Access | None 
             out.append(FileInfo(url=u, error=str(exc)))
     if not valid:
         return out
-    registry, bad = _loose_registry(valid, access)
+    from vzskill.registry import build_registry_per_file_root
+
+    registry, bad = build_registry_per_file_root(valid, access)
     out.extend(FileInfo(url=u, error=msg) for u, msg in bad.items())
     valid = [u for u in valid if u not in bad]
     parsed = parse_files(valid, registry, loadable_variables=[], decode_times=False, group=group)

@@ -441,25 +441,12 @@ def _valid_urls(urls: Sequence[str]) -> list[str]:
 
 def _registry_for(urls: list[str], access: Access | None) -> Any:
     """``build_registry(urls)``; if the URLs share no usable root, one store per file directory (so parsing still works)."""
-    from obspec_utils.registry import ObjectStoreRegistry
-
-    from vzskill.registry import build_registry, store_for
-    from vzskill.sources import parse_source
+    from vzskill.registry import build_registry, build_registry_per_file_root
 
     try:
         return build_registry(urls, access)
     except SourceError:
-        registry = ObjectStoreRegistry()
-        seen: set[str] = set()
-        for u in urls:
-            try:
-                source = parse_source(u)
-                if source.root not in seen:
-                    registry.register(source.root, store_for(source, access))
-                    seen.add(source.root)
-            except Exception:
-                continue
-        return registry
+        return build_registry_per_file_root(urls, access)[0]
 
 
 def parse_files(

@@ -77,6 +77,30 @@ def build_registry(
     return registry
 
 
+def build_registry_per_file_root(
+    urls: Iterable[str | os.PathLike[str]], access: Access | None = None
+) -> tuple[ObjectStoreRegistry, dict[str, str]]:
+    """Lenient registry: one store per *file's own* root (local files: their directory).
+
+    For unrelated paths that share no usable common root (inspect, per-file parsing). URLs that
+    cannot be described are skipped and returned as ``{url: one-line error}``.
+    """
+    from vzskill.sources import parse_source
+
+    registry = ObjectStoreRegistry()
+    seen: set[str] = set()
+    bad: dict[str, str] = {}
+    for url in urls:
+        try:
+            source = parse_source(url)
+            if source.root not in seen:
+                registry.register(source.root, store_for(source, access))
+                seen.add(source.root)
+        except Exception as exc:  # noqa: BLE001 - any store that cannot be built: skip it, say why
+            bad[os.fspath(url)] = (str(exc).splitlines() or [type(exc).__name__])[0]
+    return registry, bad
+
+
 def check_registry(mapping: Mapping[str, Any], urls: Iterable[str]) -> None:
     """Fail early, with the right key in the message, when a hand-written registry cannot resolve ``urls``.
 
