@@ -275,6 +275,26 @@ def cmd_virtualize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finish_report(command: str, report: Any, as_json: bool, errors: list[Any], fallback: str) -> int:
+    """Print a check/verify report (JSON or table) and, on failure, one line on stderr; return its exit code."""
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        print(report.format_table())
+    code = int(report.exit_code)
+    if code:
+        fatal = getattr(report, "fatal", None)
+        if fatal:
+            line = f"error: {_one_line(fatal)}"
+        elif errors:
+            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+            line = f"{_one_line(getattr(errors[0], 'message', str(errors[0])))}{more}"
+        else:
+            line = fallback
+        sys.stderr.write(f"{PROG} {command}: {line}\n")
+    return code
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from vzskill.check import check
 
@@ -282,20 +302,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         progress("check", 0, 1)
         report = check(args.urls, concat_dim=args.concat_dim, access=_access(args))
         progress("check", 1, 1)
-    if args.json:
-        _emit_json(report.to_dict())
-    else:
-        print(report.format_table())
-    code = int(report.exit_code)
-    if code:
-        errors = [f for f in report.findings if f.severity == "error"]
-        fatal = getattr(report, "fatal", None)
-        if fatal or not errors:
-            sys.stderr.write(f"{PROG} check: error: {_one_line(fatal or 'check could not run')}\n")
-        else:
-            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-            sys.stderr.write(f"{PROG} check: {_one_line(errors[0].message)}{more}\n")
-    return code
+    errors = [f for f in report.findings if f.severity == "error"]
+    return _finish_report("check", report, args.json, errors, "error: check could not run")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -315,23 +323,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
             sample=args.sample, access=access,
         )
         progress("verify", 1, 1)
-    if args.json:
-        _emit_json(report.to_dict())
-    else:
-        print(report.format_table())
-    code = int(report.exit_code)
-    if code:
-        fatal = getattr(report, "fatal", None)
-        errors = list(getattr(report, "errors", None) or [])
-        if fatal:
-            sys.stderr.write(f"{PROG} verify: error: {_one_line(fatal)}\n")
-        elif errors:
-            more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-            sys.stderr.write(f"{PROG} verify: {_one_line(getattr(errors[0], 'message', str(errors[0])))}{more}\n")
-        else:
-            n_bad = len(getattr(report, "mismatches", []) or []) + len(getattr(report, "stale", []) or [])
-            sys.stderr.write(f"{PROG} verify: repository does not match its sources ({n_bad} problem(s)) -> see the report on stdout\n")
-    return code
+    errors = list(getattr(report, "errors", None) or [])
+    n_bad = len(getattr(report, "mismatches", []) or []) + len(getattr(report, "stale", []) or [])
+    return _finish_report(
+        "verify", report, args.json, errors,
+        f"repository does not match its sources ({n_bad} problem(s)) -> see the report on stdout",
+    )
 
 
 def cmd_install_skill(args: argparse.Namespace) -> int:
