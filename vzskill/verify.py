@@ -730,6 +730,6 @@ def _now() -> datetime:  # pragma: no cover - helper for callers/tests
 
 def _raw_file_url(url: str) -> str:
     """``file:///a%20b/x.nc`` -> ``file:///a b/x.nc`` (other schemes unchanged)."""
-    from urllib.parse import unquote
+    from vzskill.sources import file_url, local_path
 
-    return "file://" + unquote(url[len("file://") :]) if url.startswith("file://") else url
+    return file_url(local_path(url)) if url.startswith("file://") else url
