@@ -3,6 +3,7 @@
 * tests.plugins.safety  - autouse: loopback-only AWS environment, test credentials
 * tests.plugins.data    - session fixtures: generated sample archives (data_dir)
 * tests.plugins.servers - session fixtures: moto S3 and Range-capable HTTP servers on 127.0.0.1
+* tests.plugins.corpus  - session fixtures: real test files shipped inside the installed packages
 * tests.plugins.docs    - Sybil collection of the ```python / ```pycon blocks in the *.md files
 """
 
@@ -10,6 +11,6 @@ import importlib.util
 
 pytest_plugins = [
     name
-    for name in ("tests.plugins.safety", "tests.plugins.data", "tests.plugins.servers", "tests.plugins.docs")
+    for name in ("tests.plugins.safety", "tests.plugins.data", "tests.plugins.servers", "tests.plugins.corpus", "tests.plugins.docs")
     if importlib.util.find_spec(name) is not None
 ]
