@@ -197,6 +197,10 @@ def test_second_plain_write_is_refused(tmp_path: Path, series: list[Path]) -> No
 
 
 def test_append_to_nothing_is_refused(tmp_path: Path, series: list[Path]) -> None:
+    with pytest.raises(VirtualizeError, match=r"^nothing to append to: no icechunk repository at .*repo -> run the first write without"):
+        virtualize(series[:1], tmp_path / "repo", append=True)
+    assert not (tmp_path / "repo").exists()  # nothing created
+    icechunk.Repository.create(storage_for(tmp_path / "repo"))
     with pytest.raises(VirtualizeError, match=r"^nothing to append to: branch 'main' has no arrays yet -> run the first write without"):
         virtualize(series[:1], tmp_path / "repo", append=True)
     assert _history(tmp_path / "repo") == ["Repository initialized"]
@@ -221,8 +225,10 @@ def test_argument_errors(tmp_path: Path, series: list[Path]) -> None:
         virtualize(series[:2], tmp_path / "r", combine="by_coords", concat_dim="lat")
     with pytest.raises(VirtualizeError, match="by_coords' needs every dimension coordinate loaded"):
         virtualize(series[:2], tmp_path / "r", combine="by_coords", loadable_variables=[])
-    with pytest.raises(VirtualizeError, match="append=True needs concat_dim"):
-        virtualize(series[:2], tmp_path / "r", append=True, concat_dim=None)
+    with pytest.raises(VirtualizeError, match="append adds files along ONE dimension"):
+        virtualize([series[:1], series[1:2]], tmp_path / "r", append=True, concat_dim=["member", "time"])
+    with pytest.raises(VirtualizeError, match="unknown combine 'sideways'"):
+        virtualize(series[:2], tmp_path / "r", combine="sideways")  # type: ignore[arg-type]
     with pytest.raises(SourceError, match="no source URLs given"):
         virtualize([], tmp_path / "r")
     assert not (tmp_path / "r").exists()

@@ -15,7 +15,7 @@ import icechunk
 from icechunk.credentials import HttpAccess, LocalFileSystemAccess
 from icechunk.storage import azure_store
 
-from vzskill.sources import Access, Source, SourceError, parse_source, parse_sources, roots
+from vzskill.sources import Access, Source, SourceError, local_path, parse_source, parse_sources, roots
 
 
 def container_store(source: Source, access: Access | None = None) -> Any:
@@ -108,6 +108,54 @@ def authorizations(
 def source_prefixes(urls: Iterable[str | os.PathLike[str]]) -> list[str]:
     """Container prefixes (trailing ``/``) for ``urls``."""
     return [s.prefix for s in roots(parse_sources(urls)).values()]
+
+
+def covered(prefix: str, prefixes: Iterable[str]) -> bool:
+    """True when ``prefix`` lies at or below one of ``prefixes``."""
+    return any(prefix.startswith(p) for p in prefixes)
+
+
+def collapse(prefixes: Iterable[str]) -> list[str]:
+    """Distinct prefixes, dropping those below another one (first-seen order)."""
+    unique = list(dict.fromkeys(prefixes))
+    return [p for p in unique if not any(q != p and p.startswith(q) for q in unique)]
+
+
+def reference_prefixes(
+    input_urls: Iterable[str | os.PathLike[str]], reference_urls: Iterable[str] = ()
+) -> list[str]:
+    """Container prefixes covering the input URLs and every chunk path the manifests reference.
+
+    Kerchunk references may point to another folder, bucket or host than the references file:
+    those roots get their own container. Local reference paths share their common directory, or,
+    when they share only ``/``, one container per directory.
+    """
+    out = source_prefixes(input_urls)
+    refs = [u for u in dict.fromkeys(reference_urls) if u]
+    if refs:
+        try:
+            out += source_prefixes(refs)
+        except SourceError:
+            out += [parse_source(u).prefix for u in refs]
+    return collapse(out)
+
+
+def container_for(prefix: str, access: Access | None = None) -> icechunk.VirtualChunkContainer:
+    """The ``VirtualChunkContainer`` for one prefix (``file:///dir/``, ``s3://bucket/``, ``https://host/``...)."""
+    prefix = prefix.rstrip("/") + "/"
+    local_root = local_path(prefix) if prefix.startswith("file://") else None
+    source = parse_source(prefix + "_", local_root=local_root)
+    return icechunk.VirtualChunkContainer(prefix, container_store(source, access))
+
+
+def prefix_config(
+    prefixes: Iterable[str], access: Access | None = None, base: icechunk.RepositoryConfig | None = None
+) -> icechunk.RepositoryConfig:
+    """``RepositoryConfig`` (default or ``base``) with a container for every prefix."""
+    config = base if base is not None else icechunk.RepositoryConfig.default()
+    for prefix in prefixes:
+        config.set_virtual_chunk_container(container_for(prefix, access))
+    return config
 
 
 def declared_prefixes(storage: icechunk.Storage) -> list[str]:

@@ -1,235 +1,310 @@
-"""parse -> check -> combine -> write, in one Icechunk commit.
+"""plan -> parse -> preflight -> commit: :func:`virtualize`, the pipeline behind ``vzskill virtualize``.
 
-:func:`virtualize` is the whole pipeline behind ``vzskill virtualize``:
-
-1. the source URLs give the obstore registry (:mod:`vzskill.registry`) and the repository's
-   virtual chunk containers + authorization (:mod:`vzskill.containers`), from the same prefixes;
-2. every file is parsed once (:func:`vzskill.parse.parse_files`), the parsed datasets are checked
-   (:func:`vzskill.check.check`): any error aborts before anything is written;
-3. the virtual datasets are combined: ``nested`` along ``concat_dim`` with
-   ``coords="minimal", compat="override"`` (1-D coordinates stay 1-D), or ``by_coords``;
-4. one writable session writes ``vds.vz.to_icechunk(session.store)`` (``append_dim=concat_dim`` when
-   appending) and commits once. On any error the session is discarded: the branch tip is unchanged.
+1. **plan** - the URLs (a flat list, or a nested grid for N-D combines) are described once
+   (:func:`vzskill.sources.parse_sources`); arguments that cannot work are refused here;
+2. **parse** - every file is parsed once (:func:`vzskill.parse.parse_files`; kerchunk references
+   pointing to another folder/bucket extend the registry there);
+3. **preflight** - the concat dimension is resolved (:func:`vzskill.layout.infer_concat_dim`: one
+   file needs none), the parsed datasets are checked (:func:`vzskill.check.check`, errors abort),
+   combined (:mod:`vzskill.combination`, global attributes by ``drop_conflicts``), and the
+   repository's container prefixes are derived from the chunk paths the manifests reference
+   (:func:`vzskill.containers.reference_prefixes`), each referenced root probed once;
+4. **commit** - the repository is created or given the missing containers
+   (:func:`vzskill.repo.prepare_location`) and the data is written in ONE commit
+   (:func:`vzskill.commit.commit_write`). On any failure nothing is committed.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterable, Literal, Sequence
-from urllib.parse import urlparse
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 
 import icechunk
 import xarray as xr
 
-from vzskill.containers import add_containers, create_repo, declared_prefixes, source_prefixes
-from vzskill.registry import build_registry
-from vzskill.sources import Access, SourceError, parse_sources
+from vzskill.combination import ConcatChoice, choose, combine as combine_datasets, flatten, is_nested, merge_attrs, nest
+from vzskill.commit import commit_write, read_stored
+from vzskill.containers import covered, reference_prefixes, source_prefixes
+from vzskill.outcome import ATTRS_RULE, VirtualizeError, WriteResult
+from vzskill.repo import RepositoryNotFound, describe, open_location, prepare_location, storage_for
+from vzskill.sources import Access, Source, local_path, parse_source, parse_sources
+
+__all__ = ["virtualize", "WriteResult", "VirtualizeError", "storage_for", "count_refs", "prepare_repo", "ATTRS_RULE"]
 
 Progress = Callable[[str, int, int], None]
-
-
-class VirtualizeError(RuntimeError):
-    """The pipeline stopped before committing; ``report`` is the CheckReport when check found errors."""
-
-    def __init__(self, message: str, report: Any = None, exit_code: int = 2) -> None:
-        super().__init__(message)
-        self.report = report
-        self.exit_code = exit_code
+Location = Any  # icechunk.Repository | icechunk.Storage | str | os.PathLike[str]
 
 
 @dataclass
-class WriteResult:
-    snapshot_id: str
-    branch: str
-    n_files: int
-    variables: list[str]
-    nrefs: int
-    repo: str | None = None
-    appended: bool = False
-    dims: dict[str, int] = field(default_factory=dict)
-    warnings: list[str] = field(default_factory=list)
+class Plan:
+    """What a write will do, decided before any file is read."""
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    layout: Any  # the full URLs, flat or nested like the input
+    urls: list[str]  # flat, row-major
+    sources: list[Source]
+    concat_dim: str | list[str] | None
+    combine: str
+    append: bool
+    grid: bool
 
 
-# --------------------------------------------------------------------------------------------
-# repository location -> icechunk Storage
+@dataclass
+class Prepared:
+    """The preflight's outcome: what will be committed and where its chunks live."""
 
-
-def storage_for(location: str | os.PathLike[str], access: Access | None = None) -> icechunk.Storage:
-    """An icechunk ``Storage`` for a local directory, ``file://`` URL, ``s3://bucket/prefix``,
-    ``gs://bucket/prefix`` or ``az://container/prefix``.
-
-    ``access`` gives region / endpoint / static keys for S3; credentials otherwise come from the
-    environment. ``access.anonymous`` is honoured too (read-only public repositories).
-    """
-    access = access or Access()
-    text = os.fspath(location)
-    parsed = urlparse(text)
-    scheme = parsed.scheme.lower()
-    if scheme in ("", "file"):
-        if scheme == "file" and parsed.netloc not in ("", "localhost"):
-            raise SourceError(f"{text}: file URLs must be absolute (file:///abs/path), got host '{parsed.netloc}'")
-        path = parsed.path if scheme == "file" else text
-        return icechunk.local_filesystem_storage(os.path.abspath(os.path.expanduser(path)))
-    bucket, prefix = parsed.netloc, parsed.path.strip("/") or None
-    if not bucket:
-        raise SourceError(f"{text}: missing bucket after '{scheme}://' -> e.g. s3://bucket/path/to/repo")
-    if scheme in ("s3", "s3a"):
-        kwargs: dict[str, Any] = {
-            "bucket": bucket,
-            "prefix": prefix,
-            "region": access.s3_region,
-            "endpoint_url": access.endpoint,
-            "allow_http": access.uses_http,
-            "force_path_style": access.force_path_style,
-        }
-        if access.anonymous:
-            kwargs["anonymous"] = True
-        elif access.has_static_keys:
-            kwargs.update(
-                access_key_id=access.access_key_id,
-                secret_access_key=access.secret_access_key,
-                session_token=access.session_token,
-            )
-        else:
-            kwargs["from_env"] = True
-        return icechunk.s3_storage(**kwargs)
-    if scheme in ("gs", "gcs"):
-        return icechunk.gcs_storage(bucket=bucket, prefix=prefix, anonymous=True if access.anonymous else None,
-                                    from_env=None if access.anonymous else True)
-    if scheme in ("az", "azure", "abfs", "abfss"):
-        container, _, host = bucket.partition("@")
-        account = access.azure_account or (host.split(".", 1)[0] if host else None)
-        if not account:
-            raise SourceError(f"{text}: Azure repositories need an account -> az://container@account/prefix or Access(azure_account=...)")
-        return icechunk.azure_storage(account=account, container=container, prefix=prefix or "",
-                                      anonymous=True if access.anonymous else None,
-                                      from_env=None if access.anonymous else True)
-    raise SourceError(f"{text}: unsupported repository location -> a local directory, s3://, gs:// or az:// URL")
-
-
-def _describe(location: Any) -> str | None:
-    if isinstance(location, (str, os.PathLike)):
-        return os.fspath(location)
-    return None
-
-
-def prepare_repo(
-    repo_or_storage: icechunk.Repository | icechunk.Storage | str | os.PathLike[str],
-    urls: Sequence[str],
-    access: Access | None = None,
-    storage_access: Access | None = None,
-) -> icechunk.Repository:
-    """The repository, created if needed, declaring + authorizing a container for every source root."""
-    if isinstance(repo_or_storage, icechunk.Repository):
-        storage = repo_or_storage.storage
-        declared = declared_prefixes(storage)
-        if all(p in declared for p in source_prefixes(urls)):
-            authorized = set(repo_or_storage.authorized_virtual_container_prefixes)
-            if all(p in authorized for p in source_prefixes(urls)):
-                return repo_or_storage
-        return add_containers(storage, urls, access)
-    storage = (
-        repo_or_storage
-        if isinstance(repo_or_storage, icechunk.Storage)
-        else storage_for(repo_or_storage, storage_access or _storage_access(access))
-    )
-    return create_repo(storage, urls, access)
-
-
-def _storage_access(access: Access | None) -> Access:
-    """Repository storage uses the sources' endpoint/region but never their anonymity."""
-    access = access or Access()
-    return access.with_(anonymous=False) if access.anonymous else access
-
-
-# --------------------------------------------------------------------------------------------
-# parse + check
-
-
-def _parse(urls: list[str], registry: Any, **kwargs: Any) -> list[Any]:
-    from vzskill.parse import parse_files
-
-    return parse_files(urls, registry, **kwargs)
+    combined: xr.Dataset
+    choice: ConcatChoice
+    prefixes: list[str]
+    dropped: list[str]
+    warnings: list[str]
 
 
 def _first_line(text: str) -> str:
-    return (text.strip().splitlines() or [""])[0]
+    return (str(text).strip().splitlines() or [""])[0]
 
 
-def _combine(datasets: list[xr.Dataset], concat_dim: str | None, combine: str) -> xr.Dataset:
-    if combine == "nested":
-        if not concat_dim:
-            if len(datasets) == 1:
-                return datasets[0]
-            raise VirtualizeError("combine='nested' needs concat_dim (the files' existing dimension, e.g. 'time')")
-        missing = [i for i, ds in enumerate(datasets) if concat_dim not in ds.dims]
-        if missing:
-            dims = list(map(str, datasets[missing[0]].dims))
-            raise VirtualizeError(
-                f"concat_dim {concat_dim!r} is not a dimension of the files (dims: {', '.join(dims)}) -> "
-                "pass the files' own dimension name (case matters: 'time' is not 'Time'); a new name would "
-                "silently add a dimension"
-            )
-        if len(datasets) == 1:
-            return datasets[0]
-        return xr.combine_nested(
-            datasets,
-            concat_dim=[concat_dim],
-            data_vars="minimal",
-            coords="minimal",
-            compat="override",
-            join="exact",
-            combine_attrs="override",
-        )
+# --------------------------------------------------------------------------- 1. plan
+
+
+def make_plan(urls: Any, concat_dim: Any, combine: str, append: bool, loadable_variables: Any) -> Plan:
+    """Describe the URLs once and refuse argument combinations that cannot work (nothing is read)."""
+    raw = list(urls) if not isinstance(urls, (str, os.PathLike)) else [urls]
+    grid = is_nested(raw)
+    flat_raw = [os.fspath(u) for u in flatten(raw)]
+    sources = parse_sources(flat_raw)
+    layout = nest([s.url for s in sources], raw) if grid else [s.url for s in sources]
+    if isinstance(concat_dim, tuple):
+        concat_dim = list(concat_dim)
+    if combine not in ("nested", "by_coords"):
+        raise VirtualizeError(f"unknown combine {combine!r} -> 'nested' or 'by_coords'")
     if combine == "by_coords":
         if concat_dim:
             raise VirtualizeError(
                 "combine='by_coords' orders files by their loaded coordinates and takes no concat_dim -> "
                 "drop concat_dim, or use combine='nested'"
             )
-        return xr.combine_by_coords(
-            datasets,
-            data_vars="minimal",
-            coords="minimal",
-            compat="override",
-            join="exact",
-            combine_attrs="override",
+        if loadable_variables is not None:
+            raise VirtualizeError(
+                "combine='by_coords' needs every dimension coordinate loaded -> leave loadable_variables=None, "
+                "or use combine='nested' with concat_dim"
+            )
+        if grid:
+            raise VirtualizeError("combine='by_coords' takes a flat list of files -> flatten the grid, or use combine='nested'")
+    if append and (grid or isinstance(concat_dim, list) and len(concat_dim) > 1):
+        raise VirtualizeError("append adds files along ONE dimension -> pass a flat list of files and one concat_dim")
+    if isinstance(concat_dim, list) and len(concat_dim) == 1 and not grid:
+        concat_dim = concat_dim[0]
+    return Plan(layout, [s.url for s in sources], sources, concat_dim, combine, append, grid)
+
+
+# --------------------------------------------------------------------------- 2. parse
+
+
+def parse_all(plan: Plan, registry: Any, *, access: Access | None, parallel: Any, step: Progress,
+              loadable_variables: Any, drop_variables: Any) -> list[Any]:
+    """Parse every file once, in order. Without a caller registry, parse builds (and extends) its own."""
+    from vzskill.parse import parse_files
+
+    options = dict(loadable_variables=loadable_variables, drop_variables=drop_variables, access=access)
+    n = len(plan.urls)
+    step("parse", 0, n)
+    if parallel in (None, False) and n > 1:
+        parsed: list[Any] = []  # one file at a time: the progress bar moves per file
+        for i, url in enumerate(plan.urls):
+            parsed.extend(parse_files([url], registry, **options))
+            step("parse", i + 1, n)
+    else:
+        parsed = parse_files(plan.urls, registry, parallel=parallel, **options)
+    step("parse", n, n)
+    return parsed
+
+
+# --------------------------------------------------------------------------- 3. preflight
+
+
+def _stored_for_append(location: Location, plan: Plan, branch: str, access: Access | None,
+                       storage_access: Access | None) -> Any:
+    try:
+        repo = open_location(location, access, storage_access_=storage_access)
+    except RepositoryNotFound:
+        raise VirtualizeError(
+            f"nothing to append to: no icechunk repository at {describe(location) or 'this storage'} -> "
+            "run the first write without --append/append=True"
+        ) from None
+    stored = read_stored(repo, branch)
+    if stored.dataset is None:
+        raise VirtualizeError(
+            f"nothing to append to: branch {branch!r} has no arrays yet -> run the first write without --append/append=True"
         )
-    raise VirtualizeError(f"unknown combine {combine!r} -> 'nested' or 'by_coords'")
+    return stored
+
+
+def _run_check(parsed: list[Any], plan: Plan, dims: Any, access: Access | None, registry: Any, step: Progress) -> Any:
+    from vzskill.check import check as run_check
+
+    step("check", 0, 1)
+    report = run_check(
+        nest(parsed, plan.layout) if plan.grid else parsed, concat_dim=dims, access=access, registry=registry,
+        combine=plan.combine, coords="minimal", data_vars="minimal",
+    )
+    step("check", 1, 1)
+    if report.ok:
+        return report
+    fatal = getattr(report, "fatal", None)
+    if fatal:
+        raise VirtualizeError(f"check could not run, nothing written: {_first_line(fatal)}", report=report, exit_code=2)
+    errors = [f for f in report.findings if f.severity == "error"]
+    more = f" (+{len(errors) - 1} more: see `vzskill check`)" if len(errors) > 1 else ""
+    raise VirtualizeError(
+        f"check found {len(errors)} error(s), nothing written: {_first_line(errors[0].message)}{more}",
+        report=report, exit_code=1,
+    )
+
+
+def _choose(plan: Plan, datasets: list[xr.Dataset], stored: Any) -> ConcatChoice:
+    if plan.combine == "by_coords":
+        return ConcatChoice([], "by_coords: files ordered by their loaded coordinates")
+    if stored is not None and plan.concat_dim is None:
+        choice = choose([stored.dataset, *datasets], None, grid=False)
+        return ConcatChoice(choice.dims, f"{choice.reason} (stored data and new files)", choice.new_dims)
+    return choose(nest(datasets, plan.layout) if plan.grid else datasets, plan.concat_dim, grid=plan.grid)
+
+
+def _dims_for_check(plan: Plan, parsed: list[Any]) -> Any:
+    """Some files failed to parse: the concat dim of the others, so the check reports the failures, not a layout."""
+    if plan.concat_dim is not None or plan.combine == "by_coords":
+        return plan.concat_dim
+    ok = [p.dataset for p in parsed if not getattr(p, "error", None)]
+    try:
+        return choose(ok, None, grid=False).value if len(ok) > 1 else None
+    except VirtualizeError:
+        return None
+
+
+def reference_urls(datasets: Sequence[xr.Dataset]) -> list[str]:
+    """Every distinct chunk path the datasets' manifests reference (helper C's ``parse.reference_urls``)."""
+    try:
+        from vzskill.parse import reference_urls as from_parse
+    except ImportError:  # pragma: no cover - until parse.reference_urls lands
+        from_parse = None
+    if from_parse is not None:
+        return list(from_parse(list(datasets)))
+    from virtualizarr.manifests import ManifestArray
+
+    seen: dict[str, None] = {}
+    for ds in datasets:
+        for var in ds.variables.values():
+            if isinstance(var.data, ManifestArray):
+                seen.update(dict.fromkeys(var.data.manifest.iter_nonempty_paths()))
+    return list(seen)
+
+
+def probe_references(prefixes: list[str], refs: list[str], inputs: list[str], access: Access | None) -> None:
+    """Read the metadata of one referenced object below every prefix the input files do not cover.
+
+    Raises
+    ------
+    VirtualizeError
+        A referenced root is missing or refuses access: one line naming it and the option that fixes it.
+    """
+    import obstore
+    from obstore.exceptions import NotFoundError
+
+    from vzskill.registry import store_for
+
+    own = source_prefixes(inputs)
+    for prefix in prefixes:
+        if covered(prefix, own):
+            continue
+        sample = next((u for u in refs if u.startswith(prefix)), None)
+        if sample is None:
+            continue
+        if sample.startswith("file://"):
+            if not os.path.exists(local_path(sample)):
+                raise VirtualizeError(
+                    f"referenced data {sample} does not exist (the references point below {prefix}) -> "
+                    "restore the data there, or regenerate the references for where the data is now"
+                )
+            continue
+        source = parse_source(sample)
+        try:
+            obstore.head(store_for(source, access), source.path)
+        except NotFoundError:
+            raise VirtualizeError(
+                f"referenced data {sample} does not exist (the references point below {prefix}) -> "
+                "regenerate the references for where the data is now"
+            ) from None
+        except Exception as exc:  # noqa: BLE001 - permission/auth/network: name the root and the options
+            raise VirtualizeError(
+                f"referenced data below {prefix} cannot be read ({type(exc).__name__}) -> pass --anonymous for a public "
+                "bucket, or --endpoint URL / --region R / credentials in the environment (Python: access=Access(...))"
+            ) from None
+
+
+def preflight(plan: Plan, parsed: list[Any], *, location: Location, branch: str, check: bool, access: Access | None,
+              registry: Any, storage_access: Access | None, step: Progress,
+              coords: Mapping[str, Sequence[Any]] | None) -> Prepared:
+    """Resolve the concat dim, check, combine and derive the containers; raises before anything is written."""
+    failed = [p for p in parsed if getattr(p, "error", None)]
+    stored = _stored_for_append(location, plan, branch, access, storage_access) if plan.append else None
+    datasets = [p.dataset for p in parsed] if not failed else []
+    choice = _choose(plan, datasets, stored) if datasets else ConcatChoice([], "")
+    report = None
+    if check:
+        dims = choice.value if datasets else _dims_for_check(plan, parsed)
+        report = _run_check(parsed, plan, dims, access, registry, step)
+        if plan.combine == "by_coords" and report.concat_dim:
+            dims = [report.concat_dim] if isinstance(report.concat_dim, str) else list(report.concat_dim)
+            choice = ConcatChoice(dims, f"{', '.join(dims)}: ordered by the files' coordinates (by_coords)")
+    if failed:
+        more = f" (+{len(failed) - 1} more files failed)" if len(failed) > 1 else ""
+        raise VirtualizeError(_first_line(failed[0].error) + more)
+    step("combine", 0, 1)
+    try:
+        combined = combine_datasets(nest(datasets, plan.layout) if plan.grid else datasets, choice, plan.combine, coords)
+    except VirtualizeError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - xarray/virtualizarr combine errors
+        along = choice.value or "the concat dimension"
+        raise VirtualizeError(
+            f"cannot combine the files along {along!r}: {_first_line(str(exc))} -> run `vzskill check` on them"
+        ) from exc
+    attrs, dropped = merge_attrs([ds.attrs for ds in datasets])
+    combined.attrs = attrs
+    step("combine", 1, 1)
+    refs = reference_urls(datasets)
+    prefixes = reference_prefixes(plan.urls, refs)
+    probe_references(prefixes, refs, plan.urls, access)
+    warnings = [f.message for f in report.findings if f.severity == "warning"] if report is not None else []
+    return Prepared(combined, choice, prefixes, dropped, warnings)
 
 
 def count_refs(ds: xr.Dataset) -> int:
-    """Virtual chunk references (non-empty, non-inlined manifest entries) in a virtual dataset."""
+    """Virtual chunk references (non-empty manifest entries) in a virtual dataset."""
     from virtualizarr.manifests import ManifestArray
 
-    total = 0
-    for var in ds.variables.values():
-        data = var.variable._data if hasattr(var, "variable") else var._data
-        if isinstance(data, ManifestArray):
-            total += sum(1 for _ in data.manifest.iter_nonempty_paths())
-    return total
+    return sum(
+        sum(1 for _ in var.data.manifest.iter_nonempty_paths())
+        for var in ds.variables.values()
+        if isinstance(var.data, ManifestArray)
+    )
 
 
-def _has_data(repo: icechunk.Repository, branch: str) -> bool:
-    import zarr
+def prepare_repo(location: Location, urls: Sequence[str], access: Access | None = None,
+                 storage_access: Access | None = None) -> icechunk.Repository:
+    """The repository, created if needed, declaring + authorizing a container for every source root."""
+    return prepare_location(location, source_prefixes(urls), access, storage_access_=storage_access)
 
-    session = repo.readonly_session(branch=branch)
-    try:
-        group = zarr.open_group(session.store, mode="r", zarr_format=3)
-    except Exception:  # noqa: BLE001 - no root group yet
-        return False
-    return bool(list(group.array_keys()))
+
+# --------------------------------------------------------------------------- the pipeline
 
 
 def virtualize(
-    urls: Iterable[str | os.PathLike[str]],
-    repo_or_storage: icechunk.Repository | icechunk.Storage | str | os.PathLike[str],
+    urls: Iterable[Any],
+    repo_or_storage: Location,
     *,
-    concat_dim: str | None = "time",
+    concat_dim: str | Sequence[str] | None = None,
     combine: Literal["nested", "by_coords"] = "nested",
     access: Access | None = None,
     append: bool = False,
@@ -243,211 +318,71 @@ def virtualize(
     parallel: Any = None,
     progress: Progress | None = None,
     conflict_retries: int = 2,
+    coords: Mapping[str, Sequence[Any]] | None = None,
 ) -> WriteResult:
-    """Virtualize ``urls`` into ``repo_or_storage`` (a Repository, an icechunk Storage, a local
-    directory or an ``s3://``/``gs://``/``az://`` URL) as ONE commit on ``branch``.
+    """Virtualize ``urls`` into a repository as ONE commit on ``branch``.
 
-    ``append=True`` appends along ``concat_dim`` to the data already on ``branch``; otherwise the
-    branch must be empty (a new repository). When another writer commits to the branch in between
-    (``ConflictError``), the write is redone from the new tip up to ``conflict_retries`` times,
-    re-checking the target each time. Raises :class:`VirtualizeError` (``.report`` holds the
-    CheckReport when check found errors) or :class:`vzskill.sources.SourceError`; in every failure
-    case nothing is committed.
+    Parameters
+    ----------
+    urls
+        Paths/URLs in concat order; a nested list for an N-D grid (``[[m0t0, m0t1], [m1t0, m1t1]]``
+        with ``concat_dim=["member", "time"]``).
+    repo_or_storage
+        A Repository, an icechunk Storage, a local directory or an ``s3://``/``gs://``/``az://`` URL.
+    concat_dim
+        None infers it (one file: no concat; several: the dimension whose values differ, else the
+        record dimension; appending: from the stored data and the new files). A list for grids.
+    combine
+        ``"nested"`` (URL order along ``concat_dim``) or ``"by_coords"``.
+    append
+        Append along ``concat_dim`` to the data on ``branch``; otherwise the branch must be empty.
+        Global attributes are merged with the stored ones (``drop_conflicts``).
+    coords
+        Values for new grid dimensions, e.g. ``{"member": ["a", "b"]}``.
+    conflict_retries
+        Redo the write from the new tip when another writer committed first.
+
+    Returns
+    -------
+    WriteResult
+        Snapshot, dims, ``concat_dim`` + ``concat_reason``, ``dropped_attrs``, ``containers``.
+
+    Raises
+    ------
+    VirtualizeError
+        Anything that stops the write (``.report`` holds the CheckReport for check errors).
+    vzskill.sources.SourceError
+        A URL or location that cannot be described. In every failure case nothing is committed.
     """
     step = progress or (lambda stage, done, total: None)
-    url_list = [os.fspath(u) for u in urls]
-    sources = parse_sources(url_list)
-    full_urls = [s.url for s in sources]
-    if combine == "by_coords" and concat_dim == "time" and not append:
-        concat_dim = None  # the default concat_dim does not apply to by_coords
-    if combine == "by_coords" and loadable_variables is not None:
-        raise VirtualizeError(
-            "combine='by_coords' needs every dimension coordinate loaded -> leave loadable_variables=None, "
-            "or use combine='nested' with concat_dim"
-        )
-    if append and not concat_dim:
-        raise VirtualizeError("append=True needs concat_dim (the dimension to append along, e.g. 'time')")
     if isinstance(loadable_variables, tuple):
         loadable_variables = list(loadable_variables)
-
-    registry = registry if registry is not None else build_registry(full_urls, access)
-
-    # 1. parse every file once
-    step("parse", 0, len(full_urls))
-    options = {"loadable_variables": loadable_variables, "drop_variables": drop_variables}
-    if parallel in (None, False) and progress is not None:
-        parsed = []  # serial anyway: one file at a time, so the progress bar moves per file
-        for i, url in enumerate(full_urls):
-            parsed.extend(_parse([url], registry, **options))
-            step("parse", i + 1, len(full_urls))
-    else:
-        parsed = _parse(full_urls, registry, parallel=parallel, **options)
-    step("parse", len(full_urls), len(full_urls))
-    failed = [p for p in parsed if getattr(p, "error", None)]
-
-    # 2. check (also reports the parse failures)
-    report = None
-    warnings: list[str] = []
-    if check:
-        step("check", 0, 1)
-        try:
-            from vzskill.check import check as run_check
-        except ModuleNotFoundError as exc:  # pragma: no cover - check.py not installed
-            if exc.name != "vzskill.check":
-                raise
-            run_check = None
-        if run_check is not None:
-            check_dim: Any = concat_dim if combine == "nested" else None  # check infers by_coords dims
-            report = run_check(
-                parsed, concat_dim=check_dim, access=access, registry=registry,
-                combine=combine, coords="minimal", data_vars="minimal",
-            )
-        step("check", 1, 1)
-        if report is not None and not report.ok:
-            fatal = getattr(report, "fatal", None)
-            if fatal:
-                raise VirtualizeError(f"check could not run, nothing written: {_first_line(fatal)}", report=report, exit_code=2)
-            errors = [f for f in report.findings if f.severity == "error"]
-            more = f" (+{len(errors) - 1} more: see `vzskill check`)" if len(errors) > 1 else ""
-            raise VirtualizeError(
-                f"check found {len(errors)} error(s), nothing written: {_first_line(errors[0].message)}{more}",
-                report=report,
-                exit_code=1,
-            )
-        if report is not None:
-            warnings = [f.message for f in report.findings if f.severity == "warning"]
-    if failed:
-        raise VirtualizeError(_first_line(str(failed[0].error)) + (f" (+{len(failed) - 1} more files failed)" if len(failed) > 1 else ""))
-
-    datasets = [p.dataset for p in parsed]
-
-    # 3. combine
-    step("combine", 0, 1)
-    try:
-        combined = _combine(datasets, concat_dim, combine)
-    except VirtualizeError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - xarray/virtualizarr combine errors
-        raise VirtualizeError(
-            f"cannot combine the files along {concat_dim!r}: {_first_line(str(exc))} -> run `vzskill check` on them"
-        ) from exc
-    step("combine", 1, 1)
-
-    # 4. write, one commit
-    repo = prepare_repo(repo_or_storage, full_urls, access, storage_access)
-    created_branch: str | None = None  # the snapshot a branch we created starts at
-    if branch not in repo.list_branches():
-        if "main" not in repo.list_branches():
-            raise VirtualizeError(f"branch {branch!r} does not exist and there is no 'main' to start it from")
-        created_branch = repo.lookup_branch("main")
-        repo.create_branch(branch, created_branch)
-    default = f"vzskill: {'append' if append else 'virtualize'} {len(full_urls)} file(s)" + (
-        f" along {concat_dim}" if concat_dim else ""
+    plan = make_plan(urls, concat_dim, combine, append, loadable_variables)
+    parsed = parse_all(plan, registry, access=access, parallel=parallel, step=step,
+                       loadable_variables=loadable_variables, drop_variables=drop_variables)
+    ready = preflight(plan, parsed, location=repo_or_storage, branch=branch, check=check, access=access,
+                      registry=registry, storage_access=storage_access, step=step, coords=coords)
+    repo = prepare_location(repo_or_storage, ready.prefixes, access, storage_access_=storage_access)
+    along = ready.choice.value
+    default = f"vzskill: {'append' if append else 'virtualize'} {len(plan.urls)} file(s)" + (
+        f" along {along if isinstance(along, str) else ', '.join(along)}" if along else ""
     )
-    attempt = 0
-    while True:
-        try:
-            _check_target(repo, branch, combined, concat_dim, append)
-        except VirtualizeError:
-            _cleanup_branch(repo, branch, created_branch)
-            raise
-        session = repo.writable_session(branch)
-        step("write", 0, 1)
-        try:
-            if append:
-                combined.vz.to_icechunk(session.store, append_dim=concat_dim)
-            else:
-                combined.vz.to_icechunk(session.store)
-            snapshot_id = session.commit(message or default)
-            break
-        except icechunk.ConflictError as exc:
-            _discard(session)
-            attempt += 1
-            if attempt > conflict_retries:
-                _cleanup_branch(repo, branch, created_branch)
-                raise VirtualizeError(
-                    f"another writer committed to branch {branch!r} first ({attempt} attempts), nothing committed -> "
-                    "rerun, or serialize the writers (each rerun re-checks against the new tip)"
-                ) from exc
-            # somebody else committed: start again from the new tip (re-checked above)
-        except Exception as exc:  # noqa: BLE001 - anything: nothing is committed
-            _discard(session)
-            _cleanup_branch(repo, branch, created_branch)
-            raise VirtualizeError(f"write failed, nothing committed: {_first_line(str(exc))}") from exc
-    step("write", 1, 1)
-
+    snapshot_id, dropped = commit_write(
+        repo, ready.combined, branch=branch, concat_dim=along if isinstance(along, str) else None, append=append,
+        message=message or default, dropped=ready.dropped, retries=conflict_retries, step=step,
+    )
     return WriteResult(
         snapshot_id=snapshot_id,
         branch=branch,
-        n_files=len(full_urls),
-        variables=sorted(str(v) for v in combined.data_vars),
-        nrefs=count_refs(combined),
-        repo=_describe(repo_or_storage),
+        n_files=len(plan.urls),
+        variables=sorted(str(v) for v in ready.combined.data_vars),
+        nrefs=count_refs(ready.combined),
+        repo=describe(repo_or_storage),
         appended=append,
-        dims={str(k): int(v) for k, v in combined.sizes.items()},
-        warnings=warnings,
+        dims={str(k): int(v) for k, v in ready.combined.sizes.items()},
+        warnings=ready.warnings,
+        concat_dim=along,
+        concat_reason=ready.choice.reason,
+        dropped_attrs=dropped,
+        containers=ready.prefixes,
     )
-
-
-def _discard(session: Any) -> None:
-    try:
-        session.discard_changes()
-    except Exception:  # noqa: BLE001
-        pass
-
-
-def _check_target(repo: icechunk.Repository, branch: str, combined: xr.Dataset, concat_dim: str | None, append: bool) -> None:
-    """The branch's current tip must suit the write: empty for a first write, compatible data for an append."""
-    has_data = _has_data(repo, branch)
-    if append and not has_data:
-        raise VirtualizeError(
-            f"nothing to append to: branch {branch!r} has no arrays yet -> run the first write without --append/append=True"
-        )
-    if not append and has_data:
-        raise VirtualizeError(
-            f"branch {branch!r} already holds data -> pass --append/append=True to add the files along "
-            f"{concat_dim or 'the concat dim'}, or write to a new repository or branch"
-        )
-    if append:
-        _check_append(repo, branch, combined, concat_dim)  # type: ignore[arg-type]
-
-
-def _cleanup_branch(repo: icechunk.Repository, branch: str, created: str | None) -> None:
-    """Delete a branch this call created, unless somebody else has committed to it meanwhile."""
-    if created is None:
-        return
-    try:
-        if repo.lookup_branch(branch) == created:
-            repo.delete_branch(branch)
-    except Exception:  # noqa: BLE001
-        pass
-
-
-def _check_append(repo: icechunk.Repository, branch: str, combined: xr.Dataset, concat_dim: str) -> None:
-    """Refuse appends that would give wrong data without an error: a concat dim the store lacks,
-    or a time axis whose new values do not come after the stored ones."""
-    session = repo.readonly_session(branch=branch)
-    existing = xr.open_zarr(session.store, consolidated=False, zarr_format=3, chunks=None)
-    if concat_dim not in existing.dims:
-        raise VirtualizeError(
-            f"append_dim {concat_dim!r} is not a dimension of the data on branch {branch!r} "
-            f"(dims: {', '.join(map(str, existing.dims))}) -> use the stored dimension name"
-        )
-    missing = sorted(set(map(str, existing.data_vars)) - set(map(str, combined.data_vars)))
-    if missing:
-        raise VirtualizeError(
-            f"the new files lack variable(s) {', '.join(missing)} stored on branch {branch!r} -> append files with the same variables"
-        )
-    if concat_dim in existing.coords and concat_dim in combined.coords:
-        try:
-            old = existing[concat_dim].values
-            new = combined[concat_dim].values
-            if len(old) and len(new) and hasattr(new, "dtype") and new.dtype.kind in "iufM" and new.min() <= old.max():
-                raise VirtualizeError(
-                    f"the new files' {concat_dim} starts at {new.min()}, not after the stored {old.max()} -> "
-                    "append only files that continue the series (or rewrite the whole series)"
-                )
-        except VirtualizeError:
-            raise
-        except Exception:  # noqa: BLE001 - virtual (unloaded) coordinate: nothing to compare
-            pass
