@@ -2,6 +2,8 @@
 #   make demo   -> .venv (Python 3.12, pinned stack) + `vzskill demo`
 #   make test   -> .venv (Python 3.12, pinned stack) + the whole test suite (code + doc tests)
 # and, for drift: make test-latest -> .venv-latest with the newest releases, reruns the doc tests.
+#   make dist   -> dist/virtualizing-archival-data/: the skill folder as `vzskill install-skill dist` lays it out
+#                  (SKILL.md, references, scripts/ = `pip install ./scripts` installs the helper)
 
 SHELL := /bin/bash
 .ONESHELL:
@@ -16,7 +18,7 @@ PIP_FLAGS ?= --disable-pip-version-check --quiet
 PYTEST_ARGS ?=
 DOCS := README.md SKILL.md examples.md troubleshooting.md
 
-.PHONY: demo test test-latest install constraints doctor clean
+.PHONY: demo test test-latest install constraints doctor dist clean
 
 define need_python
 	if [ -z "$(PYTHON)" ]; then \
@@ -54,5 +56,9 @@ test-latest:
 constraints: $(VENV)/.installed
 	$(VENV)/bin/python -m pip freeze --exclude-editable | grep -v -i '^vzskill' > constraints.txt
 
+# The installable skill folder (the same layout `vzskill install-skill DEST` writes)
+dist: $(VENV)/.installed
+	$(VENV)/bin/vzskill install-skill dist
+
 clean:
-	rm -rf $(VENV) $(LATEST) demo-out
+	rm -rf $(VENV) $(LATEST) demo-out dist

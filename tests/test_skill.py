@@ -1,18 +1,23 @@
-"""The skill bundle: install_skill layout, `skills-ref validate`, frontmatter + size rules, links."""
+"""The skill bundle: install_skill layout (+ the bundled helper in scripts/), `skills-ref validate`,
+frontmatter + size rules, links. The one slow test (marked ``slow``) pip-installs scripts/ into a fresh venv."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import time
+import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
 
 from vzskill import skill
-from vzskill.skill import SKILL_FILES, SkillError, install_skill, skill_name
+from vzskill.skill import PACKAGE_DATA, SCRIPTS, SKILL_FILES, SkillError, install_skill, skill_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_KEYS = {"name", "description", "license", "compatibility", "metadata"}  # allowed-tools: not used
@@ -41,9 +46,58 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_install_lays_out_a_folder_named_after_the_skill(installed: Path):
     meta, _ = frontmatter(ROOT / "SKILL.md")
     assert installed.name == meta["name"] == skill_name()
-    assert sorted(p.name for p in installed.iterdir()) == sorted(SKILL_FILES)
+    assert sorted(p.name for p in installed.iterdir()) == sorted([*SKILL_FILES, SCRIPTS])
     for name in SKILL_FILES:
         assert (installed / name).read_bytes() == (ROOT / name).read_bytes(), name
+
+
+def _requirement(req: str) -> str:
+    """Normalize 'pkg[b,a]>=1' -> 'pkg[a,b]>=1' (metadata sorts extras, pyproject keeps their order)."""
+    return re.sub(r"\[([^\]]+)\]", lambda m: "[" + ",".join(sorted(m[1].split(","))) + "]", req.replace(" ", ""))
+
+
+def test_scripts_is_an_installable_copy_of_the_helper(installed: Path):
+    scripts = installed / SCRIPTS
+    project = tomllib.loads((scripts / "pyproject.toml").read_text())["project"]
+    root = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert (project["name"], project["version"], project["requires-python"]) == (root["name"], root["version"], root["requires-python"])
+    assert project["dependencies"] == root["dependencies"]
+    assert project["optional-dependencies"] == {k: root["optional-dependencies"][k] for k in ("kerchunk", "scale")}
+    assert project["scripts"] == {"vzskill": "vzskill.cli:main"}
+    assert (scripts / "constraints.txt").read_bytes() == (ROOT / "constraints.txt").read_bytes()
+    modules = sorted(p.name for p in (ROOT / "vzskill").glob("*.py"))
+    assert sorted(p.name for p in (scripts / "vzskill").glob("*.py")) == modules
+    for name in modules:
+        assert (scripts / "vzskill" / name).read_bytes() == (ROOT / "vzskill" / name).read_bytes(), name
+    assert not list(scripts.rglob("__pycache__"))
+    # package data: relative symlinks into the skill folder (one copy of each file, resolved by the build)
+    for name in PACKAGE_DATA:
+        link = scripts / "vzskill" / "skill" / name
+        assert link.is_symlink() and not Path(os.readlink(link)).is_absolute(), name
+        assert link.read_bytes() == (ROOT / name).read_bytes(), name
+
+
+def test_scripts_metadata_from_an_installed_wheel_matches_the_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    """Outside a checkout the bundled pyproject.toml comes from the installed distribution's metadata."""
+    from_checkout = skill.project_metadata()
+    monkeypatch.setattr(skill, "CHECKOUT_ROOT", tmp_path / "site-packages")
+    from_metadata = skill.project_metadata()
+    assert {k: from_metadata[k] for k in ("name", "version", "requires-python")} == {
+        k: from_checkout[k] for k in ("name", "version", "requires-python")}
+    assert sorted(map(_requirement, from_metadata["dependencies"])) == sorted(map(_requirement, from_checkout["dependencies"]))
+    assert {k: sorted(map(_requirement, v)) for k, v in from_metadata["optional-dependencies"].items()} == {
+        k: sorted(map(_requirement, v)) for k, v in from_checkout["optional-dependencies"].items()}
+    assert tomllib.loads(skill.scripts_pyproject(from_metadata))["project"]["name"] == "vzskill"
+
+
+def test_reinstall_replaces_scripts_whole(tmp_path: Path):
+    folder = install_skill(tmp_path)
+    (folder / SCRIPTS / "vzskill" / "stale_module.py").write_text("raise SystemExit")
+    (folder / SCRIPTS / "build").mkdir()
+    install_skill(tmp_path)
+    assert not (folder / SCRIPTS / "vzskill" / "stale_module.py").exists()
+    assert not (folder / SCRIPTS / "build").exists()
+    assert not list(folder.glob(".*.tmp"))
 
 
 def test_skills_ref_validate_passes(installed: Path):
@@ -127,7 +181,7 @@ def test_package_copies_are_in_sync():
     """Wheels ship vzskill/skill/*.md; refresh them with `python -m vzskill.skill --sync`."""
     stale = [
         name
-        for name in SKILL_FILES
+        for name in PACKAGE_DATA
         if not (skill.PACKAGE_COPIES / name).exists()
         or (skill.PACKAGE_COPIES / name).read_bytes() != (ROOT / name).read_bytes()
     ]
@@ -168,7 +222,61 @@ def test_skill_md_keeps_the_gotchas(topic: str):
 
 def test_package_copies_are_symlinks_to_the_root_files():
     """In the repository the package data are symlinks (wheels copy the content), so they cannot drift."""
-    for name in SKILL_FILES:
+    for name in PACKAGE_DATA:
         link = skill.PACKAGE_COPIES / name
         assert link.is_symlink(), f"{link} should be a symlink -> run: python -m vzskill.skill --sync"
         assert link.resolve() == (ROOT / name).resolve()
+
+
+# --------------------------------------------------------------------------------------------
+# SLOW (~1.5-2.5 min): the skill folder alone, as a new user's agent has it
+# --------------------------------------------------------------------------------------------
+
+INSTALL_LINE = "pip install ./scripts"
+
+
+def _python312() -> str:
+    pyenv = Path.home() / ".pyenv" / "versions" / "3.12.1" / "bin" / "python"
+    return str(pyenv) if pyenv.exists() else sys.executable
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_bundled_helper_installs_and_runs_in_a_fresh_venv(tmp_path: Path):
+    """`pip install ./scripts` (SKILL.md's line, run in the skill folder) into a fresh 3.12 venv, then
+    `vzskill doctor` and `vzskill demo --json` from that venv, far from the checkout."""
+    text = (ROOT / "SKILL.md").read_text(encoding="utf-8")
+    assert INSTALL_LINE in text and "python3.12 -m venv" in text
+    folder = install_skill(tmp_path / "skills")
+    venv = tmp_path / "venv"
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    started = time.monotonic()
+    subprocess.run([_python312(), "-m", "venv", str(venv)], check=True, timeout=120, env=env)
+    pip = subprocess.run(
+        [str(venv / "bin" / "pip"), "install", "--quiet", "-c", "scripts/constraints.txt", "./scripts"],
+        cwd=folder, capture_output=True, text=True, timeout=540, env=env,
+    )
+    seconds = time.monotonic() - started
+    print(f"fresh venv + pip install ./scripts: {seconds:.0f} s")
+    assert pip.returncode == 0, pip.stderr[-3000:]
+    bin_dir = venv / "bin"
+    where = subprocess.run([str(bin_dir / "python"), "-c", "import vzskill; print(vzskill.__file__)"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    assert where.stdout.startswith(str(venv)), where.stdout + where.stderr  # the installed copy, not the checkout
+    doctor = subprocess.run([str(bin_dir / "vzskill"), "doctor", "--json"], cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120, env=env)
+    assert doctor.returncode == 0 and json.loads(doctor.stdout)["ok"] is True, doctor.stdout + doctor.stderr
+    demo = subprocess.run([str(bin_dir / "vzskill"), "demo", "--json", "--dir", str(tmp_path / "demo")], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=180, env=env)
+    assert demo.returncode == 0, demo.stderr
+    out = json.loads(demo.stdout)
+    assert out["equal"] is True and out["dims"] == {"time": 12, "lat": 20, "lon": 30}
+    # the installed helper lays out the same skill folder (package data copied into the wheel)
+    again = subprocess.run([str(bin_dir / "vzskill"), "install-skill", str(tmp_path / "again"), "--json"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=60, env=env)
+    assert again.returncode == 0, again.stderr
+    copy = Path(json.loads(again.stdout)["path"])
+    for name in SKILL_FILES:
+        assert (copy / name).read_bytes() == (folder / name).read_bytes(), name
+    assert (copy / SCRIPTS / "pyproject.toml").is_file() and skills_ref_validate(copy).returncode == 0
+    assert skills_ref_validate(folder).returncode == 0  # still valid after the in-tree build

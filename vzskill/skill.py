@@ -1,28 +1,49 @@
-"""Install the agent skill: a folder named after SKILL.md's ``name`` holding the three Markdown files.
+"""Install the agent skill: a folder named after SKILL.md's ``name`` that works on its own.
+
+Layout of ``DEST/<name>/`` (``install_skill``; ``make dist`` builds the same into ``dist/``)::
+
+    SKILL.md  examples.md  troubleshooting.md
+    scripts/                  pip-installable copy of the helper: ``pip install ./scripts``
+        pyproject.toml        vzskill's metadata (dependencies from the registry, console script)
+        constraints.txt       the tested versions: ``pip install -c scripts/constraints.txt ./scripts``
+        vzskill/*.py          the package source
+        vzskill/skill/*       relative symlinks to the skill folder's files (package data)
 
 Where the files come from:
 
 * a source / editable checkout: the repository root next to the ``vzskill`` package (the files
-  that the doc tests execute);
-* an installed wheel: the package data in ``vzskill/skill/`` - in the repository these are symlinks
-  to the root files (``python -m vzskill.skill --sync`` recreates them), so they cannot drift.
+  that the doc tests execute) and its ``pyproject.toml``;
+* an installed wheel (including one built from a skill folder's ``scripts/``): the package data in
+  ``vzskill/skill/`` and the installed distribution's metadata. In the repository the package data
+  are symlinks to the root files (``python -m vzskill.skill --sync`` recreates them), so they
+  cannot drift.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
 import sys
+import tomllib
+from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 SKILL_FILES = ("SKILL.md", "examples.md", "troubleshooting.md")
+#: Package data in ``vzskill/skill/``: the skill files and the tested pins.
+PACKAGE_DATA = (*SKILL_FILES, "constraints.txt")
+SCRIPTS = "scripts"
+#: Extras copied into the bundled pyproject.toml (``test`` needs the repository's test suite).
+BUNDLED_EXTRAS = ("kerchunk", "scale")
 PACKAGE_DIR = Path(__file__).resolve().parent
 PACKAGE_COPIES = PACKAGE_DIR / "skill"
 CHECKOUT_ROOT = PACKAGE_DIR.parent
 
 _FRONTMATTER = re.compile(r"\A---[ \t]*\n(?P<body>.*?)\n---[ \t]*\n", re.DOTALL)
 _NAME = re.compile(r"^name:[ \t]*(?P<q>['\"]?)(?P<name>[^'\"\n#]+?)(?P=q)[ \t]*$", re.MULTILINE)
+_EXTRA_MARKER = re.compile(r"^(?P<req>[^;]+?)\s*;\s*extra\s*==\s*['\"](?P<extra>[\w.-]+)['\"]\s*$")
 
 
 class SkillError(RuntimeError):
@@ -33,9 +54,13 @@ def _complete(folder: Path) -> bool:
     return all((folder / name).is_file() for name in SKILL_FILES)
 
 
+def _in_checkout() -> bool:
+    return (CHECKOUT_ROOT / "pyproject.toml").is_file() and _complete(CHECKOUT_ROOT)
+
+
 def source_dir() -> Path:
     """The directory holding SKILL.md, examples.md and troubleshooting.md (checkout first, then package data)."""
-    if (CHECKOUT_ROOT / "pyproject.toml").is_file() and _complete(CHECKOUT_ROOT):
+    if _in_checkout():
         return CHECKOUT_ROOT
     if _complete(PACKAGE_COPIES):
         return PACKAGE_COPIES
@@ -57,11 +82,152 @@ def skill_name(skill_md: str | os.PathLike[str] | None = None) -> str:
     return match["name"].strip()
 
 
-def install_skill(dest: str | os.PathLike[str]) -> Path:
-    """Lay out ``dest/<name>/`` with SKILL.md, examples.md and troubleshooting.md; return that folder.
+def project_metadata() -> dict[str, Any]:
+    """vzskill's name, version, description, Python bound, dependencies and bundled extras.
 
-    ``dest`` is the skills directory (e.g. ``~/.claude/skills`` or ``.agents/skills``); it is created
-    if needed. Re-installing replaces the three files (other files in the folder are left alone).
+    Read from the checkout's ``pyproject.toml`` when there is one (the file the tests install),
+    else from the installed distribution's metadata.
+
+    Returns
+    -------
+    dict
+        Keys ``name``, ``version``, ``description``, ``requires-python``, ``dependencies`` (list of
+        requirement strings) and ``optional-dependencies`` (extra -> list, only ``BUNDLED_EXTRAS``).
+    """
+    if (CHECKOUT_ROOT / "pyproject.toml").is_file():
+        project = tomllib.loads((CHECKOUT_ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+        extras = project.get("optional-dependencies", {})
+        return {
+            "name": project["name"],
+            "version": project["version"],
+            "description": project.get("description", ""),
+            "requires-python": project.get("requires-python", ">=3.12"),
+            "dependencies": list(project.get("dependencies", [])),
+            "optional-dependencies": {k: list(extras[k]) for k in BUNDLED_EXTRAS if k in extras},
+        }
+    try:
+        dist = metadata.distribution("vzskill")
+    except metadata.PackageNotFoundError as exc:
+        raise SkillError("vzskill's metadata not found -> reinstall vzskill (pip install ./scripts in the skill folder)") from exc
+    dependencies: list[str] = []
+    optional: dict[str, list[str]] = {}
+    for requirement in dist.requires or []:
+        marked = _EXTRA_MARKER.match(requirement)
+        if marked is None:
+            dependencies.append(requirement)
+        elif marked["extra"] in BUNDLED_EXTRAS:
+            optional.setdefault(marked["extra"], []).append(marked["req"])
+    return {
+        "name": dist.metadata["Name"],
+        "version": dist.version,
+        "description": dist.metadata.get("Summary", "") or "",
+        "requires-python": dist.metadata.get("Requires-Python", ">=3.12") or ">=3.12",
+        "dependencies": dependencies,
+        "optional-dependencies": optional,
+    }
+
+
+def _toml(value: Any) -> str:
+    # TOML basic strings and arrays of them are valid JSON for the plain ASCII values used here.
+    return json.dumps(value, ensure_ascii=True)
+
+
+def scripts_pyproject(meta: dict[str, Any] | None = None) -> str:
+    """The ``pyproject.toml`` of the bundled ``scripts/`` folder (vzskill installable on its own)."""
+    meta = project_metadata() if meta is None else meta
+    lines = [
+        "# Generated by `vzskill install-skill` / `make dist`: vzskill installable from this folder.",
+        "#   pip install ./scripts                              (run in the skill folder)",
+        "#   pip install -c scripts/constraints.txt ./scripts   (exactly the tested versions)",
+        "[build-system]",
+        'requires = ["setuptools>=77"]',
+        'build-backend = "setuptools.build_meta"',
+        "",
+        "[project]",
+        f"name = {_toml(meta['name'])}",
+        f"version = {_toml(meta['version'])}",
+        f"description = {_toml(meta['description'])}",
+        'license = "Apache-2.0"',
+        f"requires-python = {_toml(meta['requires-python'])}",
+        "dependencies = [",
+        *(f"    {_toml(dep)}," for dep in meta["dependencies"]),
+        "]",
+        "",
+        "[project.optional-dependencies]",
+        *(f"{extra} = {_toml(reqs)}" for extra, reqs in meta["optional-dependencies"].items()),
+        "",
+        "[project.scripts]",
+        'vzskill = "vzskill.cli:main"',
+        "",
+        "[tool.setuptools]",
+        'packages = ["vzskill"]',
+        "",
+        "[tool.setuptools.package-data]",
+        f"vzskill = {_toml(['py.typed', *(f'skill/{name}' for name in PACKAGE_DATA)])}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _constraints_file() -> Path:
+    candidate = (CHECKOUT_ROOT if _in_checkout() else PACKAGE_COPIES) / "constraints.txt"
+    if not candidate.is_file():
+        raise SkillError(f"{candidate} not found -> reinstall vzskill, or run from a source checkout")
+    return candidate
+
+
+def write_scripts(folder: Path) -> Path:
+    """Lay out ``folder/scripts/``: pyproject.toml, constraints.txt and the vzskill package source.
+
+    Built next to the old copy and swapped in, so an interrupted install never leaves half a package.
+
+    Parameters
+    ----------
+    folder
+        The skill folder (holds SKILL.md); ``scripts/`` inside it is replaced.
+
+    Returns
+    -------
+    Path
+        ``folder / "scripts"``.
+    """
+    tmp = folder / f".{SCRIPTS}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    package = tmp / "vzskill"
+    package.mkdir(parents=True)
+    for source in sorted(PACKAGE_DIR.iterdir()):
+        if source.is_file() and (source.suffix == ".py" or source.name == "py.typed"):
+            shutil.copyfile(source, package / source.name)
+    data = package / "skill"
+    data.mkdir()
+    (data / "constraints.txt").symlink_to(Path("..", "..", "constraints.txt"))
+    for name in SKILL_FILES:  # the skill folder's own files: one copy only
+        (data / name).symlink_to(Path("..", "..", "..", name))
+    shutil.copyfile(_constraints_file(), tmp / "constraints.txt")
+    (tmp / "pyproject.toml").write_text(scripts_pyproject(), encoding="utf-8")
+    scripts = folder / SCRIPTS
+    if scripts.is_symlink() or scripts.is_file():
+        scripts.unlink()
+    elif scripts.exists():
+        shutil.rmtree(scripts)
+    os.replace(tmp, scripts)
+    return scripts
+
+
+def install_skill(dest: str | os.PathLike[str]) -> Path:
+    """Lay out ``dest/<name>/`` with the skill files and the bundled helper in ``scripts/``.
+
+    Parameters
+    ----------
+    dest
+        The skills directory (e.g. ``~/.claude/skills`` or ``.agents/skills``); created if needed.
+
+    Returns
+    -------
+    Path
+        The skill folder. Re-installing replaces the three Markdown files and ``scripts/``; other
+        files in the folder are left alone.
     """
     src = source_dir()
     name = skill_name(src / "SKILL.md")
@@ -74,19 +240,21 @@ def install_skill(dest: str | os.PathLike[str]) -> Path:
         tmp = folder / f".{filename}.tmp"
         shutil.copyfile(src / filename, tmp)
         os.replace(tmp, folder / filename)
+    write_scripts(folder)
     return folder
 
 
 def sync_package_copies(root: Path = CHECKOUT_ROOT) -> list[Path]:
-    """Make ``vzskill/skill/*.md`` relative symlinks to the root Markdown files (wheels copy their content).
+    """Make ``vzskill/skill/*`` relative symlinks to the root files (wheels copy their content).
 
     Returns the entries that were (re)created. Symlinks cannot drift from the files the doc tests run.
     """
-    if not _complete(root):
-        raise SkillError(f"{root} is missing one of {', '.join(SKILL_FILES)}")
+    missing = [name for name in PACKAGE_DATA if not (root / name).is_file()]
+    if missing:
+        raise SkillError(f"{root} is missing {', '.join(missing)}")
     PACKAGE_COPIES.mkdir(exist_ok=True)
     changed = []
-    for filename in SKILL_FILES:
+    for filename in PACKAGE_DATA:
         link = PACKAGE_COPIES / filename
         target = Path(os.path.relpath(root / filename, PACKAGE_COPIES))
         if link.is_symlink() and Path(os.readlink(link)) == target:

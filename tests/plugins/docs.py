@@ -30,6 +30,31 @@ Fixtures (injected as plain names, only those a document's code actually mention
                           loopback moto S3 / HTTP range server (tests/plugins/servers.py), session scope.
                           Started only when a document's code uses the name.
   Only session/module-scoped fixtures may be exposed (function-scoped ones would change per block).
+  Visible code in SKILL.md / examples.md never names the server fixtures (readers cannot run them):
+  bind them with ``doc_bindings`` (next section); tests/test_doc_fences.py enforces it.
+
+Bindings: what a reader supplies is a plain assignment in the visible code, bound to the test servers
+  The visible block starts with the values a reader replaces, as plain assignments::
+
+        endpoint = "http://127.0.0.1:9000"   # e.g. "https://projects.pawsey.org.au"
+        bucket = "my-archive"
+
+  An invisible block above it declares what they are in the tests::
+
+        <!-- invisible-code-block: python
+        doc_bindings = {"endpoint": s3_endpoint, "bucket": s3_data_bucket}
+        -->
+
+  Every later VISIBLE python block (until the next ``doc_bindings = {...}`` or ``clear-namespace``) runs
+  with the right-hand side of its top-of-block plain assignments ``name = ...`` to a bound name
+  replaced by the bound value (``doc_bindings["name"]``, line numbers unchanged). "Top of block" = the
+  leading statements that are imports, assignments or a docstring (``top_assignments``); a bound name
+  assigned further down, or in an invisible block, is left alone. The values are computed once, when
+  the declaration runs (``make_bucket()`` there = one bucket for all the blocks it applies to).
+  tests/test_doc_fences.py (``binding_problems``) fails when a declared name is assigned by no visible
+  block it applies to (a renamed variable would run against the placeholder), when a visible block
+  assigns a name bound elsewhere in the document but not where it stands, and when a declaration is
+  not a dict literal with string keys.
   Autouse fixtures (tests/plugins/safety.py: loopback-only AWS env + test credentials) apply to every
   block as to any test, but are not injected as names.
 
@@ -82,6 +107,7 @@ Implementation notes
 
 from __future__ import annotations
 
+import ast
 import builtins
 import doctest
 import importlib
@@ -93,8 +119,9 @@ from typing import Any, Iterable
 import pytest
 from sybil import Document, Example, Region, Sybil
 from sybil.evaluators.doctest import DocTest, DocTestRunner
-from sybil.evaluators.python import PythonEvaluator
+from sybil.evaluators.python import PythonEvaluator, pad
 from sybil.integration.pytest import SybilFile, SybilItem
+from sybil.parsers.abstract.clear import AbstractClearNamespaceParser
 from sybil.parsers.markdown import ClearNamespaceParser, CodeBlockParser, SkipParser
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,6 +203,124 @@ class ExpectErrorEvaluator:
         return f"<ExpectError {self.exc_name}: {self.message!r}>"
 
 
+#: The name an invisible block assigns to declare bindings (see the module docstring).
+BINDINGS = "doc_bindings"
+_TOP_STATEMENTS = (ast.Import, ast.ImportFrom, ast.Assign, ast.AnnAssign)
+
+
+def top_assignments(tree: ast.Module) -> dict[str, ast.Assign]:
+    """The plain ``name = value`` statements at the top of a block (first one per name).
+
+    The top ends at the first statement that is not an import, an assignment or a docstring.
+    """
+    found: dict[str, ast.Assign] = {}
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+            continue
+        if not isinstance(node, _TOP_STATEMENTS):
+            break
+        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            found.setdefault(node.targets[0].id, node)
+    return found
+
+
+def declared_bindings(tree: ast.Module) -> list[str] | None:
+    """Keys of a top-level ``doc_bindings = {...}`` in a block; None when the block declares none.
+
+    Raises ValueError when the declaration is not a dict literal with string keys (then it cannot be
+    checked statically).
+    """
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == BINDINGS for t in node.targets):
+            if not isinstance(node.value, ast.Dict) or not all(
+                isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.value.keys
+            ):
+                raise ValueError(f"line {node.lineno}: {BINDINGS} must be a dict literal with string keys")
+            return [k.value for k in node.value.keys]  # type: ignore[union-attr]
+    return None
+
+
+def is_visible(document: Document, region: Region) -> bool:
+    """A rendered code block (a fence), not an ``<!-- invisible-code-block`` comment."""
+    return not document.text.startswith("<!--", region.start)
+
+
+class BoundPythonEvaluator(PythonEvaluator):
+    """PythonEvaluator that applies the document's ``doc_bindings`` to visible blocks."""
+
+    def __call__(self, example: Example) -> None:
+        __tracebackhide__ = True
+        bindings = example.namespace.get(BINDINGS)
+        if not bindings or not is_visible(example.document, example.region):
+            return super().__call__(example)
+        source = pad(example.parsed, example.line + example.parsed.line_offset)
+        tree = ast.parse(source, example.path)
+        for name, node in top_assignments(tree).items():
+            if name in bindings:
+                lookup = ast.Subscript(ast.Name(BINDINGS, ast.Load()), ast.Constant(name), ast.Load())
+                node.value = ast.copy_location(lookup, node.value)
+        code = compile(ast.fix_missing_locations(tree), example.path, "exec", flags=self.flags, dont_inherit=True)
+        exec(code, example.namespace)
+        del example.namespace["__builtins__"]
+        return None
+
+
+def _binding_events(document: Document, problems: list[str]) -> list[tuple[int, str, set[str]]]:
+    """(line, "clear" | "declare" | "visible", names) for the regions that matter to bindings, in order."""
+    name = Path(document.path).name
+    events: list[tuple[int, str, set[str]]] = []
+    for _, region in document.regions:
+        line = document.text.count("\n", 0, region.start) + 1
+        if region.evaluator is AbstractClearNamespaceParser.evaluate:
+            events.append((line, "clear", set()))
+            continue
+        if not isinstance(region.parsed, str) or str(region.parsed).lstrip().startswith(">>>"):
+            continue
+        if not isinstance(region.evaluator, (BoundPythonEvaluator, ExpectErrorEvaluator)):
+            continue
+        try:
+            tree = ast.parse(str(region.parsed))
+        except SyntaxError as exc:
+            problems.append(f"{name}:{line}: does not parse: {exc}")
+            continue
+        if is_visible(document, region):
+            events.append((line, "visible", set(top_assignments(tree))))
+            continue
+        try:
+            keys = declared_bindings(tree)
+        except ValueError as exc:
+            problems.append(f"{name}:{line}: {exc}")
+            continue
+        if keys is not None:
+            events.append((line, "declare", set(keys)))
+    return events
+
+
+def binding_problems(document: Document) -> list[str]:
+    """Static check of a document's bindings (see the module docstring); one message per problem."""
+    problems: list[str] = []
+    name = Path(document.path).name
+    events = _binding_events(document, problems)
+    everywhere = set().union(*(names for _, kind, names in events if kind == "declare"))
+    active: tuple[int, set[str]] = (0, set())
+    used: dict[int, set[str]] = {}
+    for line, kind, names in events:
+        if kind != "visible":
+            active = (line, names)  # a declaration replaces the bindings; clear-namespace drops them
+            used.setdefault(line, set())
+            continue
+        used.setdefault(active[0], set()).update(names & active[1])
+        for unbound in sorted((names & everywhere) - active[1]):
+            problems.append(f"{name}:{line}: visible `{unbound} = ...` would run with its placeholder: no "
+                            f"{BINDINGS} in force here binds {unbound!r} (declare it in an invisible block above)")
+    for line, kind, names in events:
+        if kind == "declare":
+            for key in sorted(names - used[line]):
+                problems.append(f"{name}:{line}: {BINDINGS}[{key!r}] is used by no visible block below it "
+                                f"(a top-of-block `{key} = ...` was renamed or moved?)")
+    return problems
+
+
 class _PyconRunner(DocTestRunner):
     def _failure_header(self, test: doctest.DocTest, example: doctest.Example) -> str:
         line = (test.lineno or 0) + example.lineno + 1
@@ -216,7 +361,7 @@ class PythonBlockParser:
     """```python fences + invisible python blocks, with the expect-error directive."""
 
     def __init__(self) -> None:
-        self.python = PythonEvaluator()
+        self.python = BoundPythonEvaluator()
         self.pycon = PyconEvaluator()
         self.blocks = CodeBlockParser("python", self.python)
 
@@ -370,4 +515,7 @@ def work_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
     return tmp_path_factory.mktemp(Path(str(request.node.path)).stem.lower() + "-")
 
 
-__all__ = ["DOC_FILES", "DOC_FIXTURES", "EXPECT_ERROR", "SYBIL", "fixtures_used", "is_doc_file", "make_sybil", "work_dir"]
+__all__ = [
+    "BINDINGS", "DOC_FILES", "DOC_FIXTURES", "EXPECT_ERROR", "SYBIL", "binding_problems", "declared_bindings",
+    "fixtures_used", "is_doc_file", "is_visible", "make_sybil", "top_assignments", "work_dir",
+]
