@@ -44,9 +44,9 @@ REQUIRED_MIN: dict[str, str] = {
 }
 
 OPTIONAL: dict[str, str] = {
-    "kerchunk": "KerchunkJSONParser/KerchunkParquetParser inputs, to_kerchunk(format='parquet') -> pip install 'vzskill[kerchunk]'",
-    "fastparquet": "kerchunk parquet references -> pip install 'vzskill[kerchunk]'",
-    "dask": "parallel='dask' and lazy reads of big arrays -> pip install 'vzskill[scale]'",
+    "kerchunk": "KerchunkJSONParser/KerchunkParquetParser inputs, to_kerchunk(format='parquet') -> pip install kerchunk fastparquet",
+    "fastparquet": "kerchunk parquet references -> pip install fastparquet",
+    "dask": "parallel='dask' and lazy reads of big arrays -> pip install 'dask[distributed]'",
     "arro3-core": "ZarrParser inputs -> pip install 'virtualizarr[zarr]'",
 }
 
@@ -155,7 +155,7 @@ def _python_check(version_info: tuple[int, ...] | None = None) -> Check:
 def _package_check(name: str, version: str | None) -> Check:
     tested = TESTED.get(name)
     if version is None:
-        return Check(name, None, tested, "error", f"{name} is not installed -> pip install -c constraints.txt -e . (or pip install '{name}>={tested}')")
+        return Check(name, None, tested, "error", f"{name} is not installed -> pip install '{name}>={tested}' (or reinstall the helper: pip install ./scripts in the skill folder)")
     have = parse_version(version)
     need = REQUIRED_MIN.get(name)
     if need and have < parse_version(need):
