@@ -37,7 +37,14 @@ def variant_files(data_dir: Path) -> dict[str, str]:
 def test_consistent_series_is_ok(series_files: list[Path]) -> None:
     report = check(series_files)
     assert report.ok and report.exit_code == 0
-    assert report.findings == []
+    assert report.concat_dim == "time" and report.concat_reason == "time: its values differ between files"
+    # the only finding: the sample files' 'source' attribute differs (dropped on combine)
+    assert [f.message for f in report.findings] == [
+        "global attribute 'source' differs between files: 2 of 3 files differ from 'file index 0' (e.g. 'file index "
+        "1') -> virtualize drops conflicting attributes (combine_attrs='drop_conflicts'): set it on the combined "
+        "dataset yourself if you need it"
+    ]
+    assert report.findings[0].severity == "warning" and report.findings[0].kind == "attribute"
     assert report.groups == [[p.as_uri() for p in series_files]]
     # the parsed datasets are there to be reused (no second parse)
     assert len(report.datasets) == 3
@@ -62,18 +69,22 @@ def test_each_variant_is_named_with_its_fix(kind: str, series_files: list[Path],
     report = check([*map(str, series_files), odd])
     code, kinds = EXPECTED[kind]
     assert report.exit_code == code, report.format_table()
-    assert report.findings, f"{kind}: no finding"
+    about_files = [f for f in report.findings if f.kind != "attribute"]
+    assert about_files, f"{kind}: no finding"
     odd_url = Path(odd).as_uri()
     # every finding is about the odd file, one line, names it and carries a fix
-    for f in report.findings:
+    for f in about_files:
         assert f.file == odd_url
         assert "\n" not in f.message
         assert f.message.startswith(f"{kind}.nc: variable '")
         assert " -> " in f.message and f.fix and f.message.endswith(f.fix)
     assert {f.kind for f in report.findings} >= kinds
     assert report.odd_files == [odd_url]
-    assert report.groups[0] == [p.as_uri() for p in series_files]
-    assert report.groups[1] == [odd_url]
+    if kind == "other_time_units":  # time loaded and decoded: they combine correctly, one group
+        assert report.groups == [[*(p.as_uri() for p in series_files), odd_url]]
+    else:
+        assert report.groups[0] == [p.as_uri() for p in series_files]
+        assert report.groups[1] == [odd_url]
 
 
 def test_messages_say_level_shuffle_and_fix(series_files: list[Path], variant_files: dict[str, str]) -> None:
@@ -91,7 +102,7 @@ def test_all_variants_together_name_every_odd_file(series_files: list[Path], var
     report = check([*series_files, *variant_files.values()])
     assert report.exit_code == 1
     assert sorted(report.odd_files) == sorted(Path(v).as_uri() for v in variant_files.values())
-    assert report.groups[0] == [p.as_uri() for p in series_files]
+    assert report.groups[0] == [*(p.as_uri() for p in series_files), Path(variant_files["other_time_units"]).as_uri()]
     doc = json.loads(json.dumps(report.to_dict()))
     assert sorted(doc["odd_file_names"]) == sorted(f"{k}.nc" for k in variant_files)
     table = report.format_table()
@@ -107,7 +118,7 @@ def test_cli_check_json_names_every_odd_file(series_files: list[Path], variant_f
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(proc.stdout)
     assert sorted(doc["odd_file_names"]) == sorted(f"{k}.nc" for k in variant_files)
-    named = {f["file_name"] for f in doc["findings"]}
+    named = {f["file_name"] for f in doc["findings"] if f["kind"] != "attribute"}
     assert named == {f"{k}.nc" for k in variant_files}
     assert len(proc.stderr.strip().splitlines()) == 1  # one-line error on stderr
 
@@ -121,9 +132,10 @@ def test_cli_check_ok_exit_0(series_files: list[Path]) -> None:
 def test_mixed_time_units_with_virtual_time_is_an_error(series_files: list[Path], variant_files: dict[str, str]) -> None:
     files = [*series_files, variant_files["other_time_units"]]
     loaded = check(files)
-    assert loaded.ok and [f.severity for f in loaded.findings] == ["warning"]
+    assert loaded.ok and [f.severity for f in loaded.findings if f.kind == "time_units"] == ["warning"]
+    assert len(loaded.groups) == 1  # one consistent group: they combine correctly
     for kwargs, how in (({"loadable_variables": []}, "is virtual"), ({"decode_times": False}, "is not decoded")):
-        report = check(files, coords="minimal", **kwargs)
+        report = check(files, coords="minimal", concat_dim="time", **kwargs)
         errs = [f for f in report.errors if f.kind == "time_units"]
         assert len(errs) == 1, report.format_table()
         assert errs[0].message.startswith(
@@ -131,13 +143,14 @@ def test_mixed_time_units_with_virtual_time_is_an_error(series_files: list[Path]
             f"'days since 2024-01-01', and 'time' {how}"
         )
         assert "keep 'time' loaded and decoded" in errs[0].fix
+        assert len(report.groups) == 2  # silent wrong times: the odd file is its own group
 
 
 def test_concat_dim_typo_is_an_error(series_files: list[Path]) -> None:
     report = check(series_files, concat_dim="Time")
     assert report.exit_code == 1
-    [f] = report.findings
-    assert f.kind == "concat_dim" and f.severity == "error"
+    [f] = [f for f in report.findings if f.kind == "concat_dim"]
+    assert f.severity == "error"
     assert "did you mean 'time'?" in f.message
     # a genuinely new dimension (ensemble stacking) is only a warning
     report = check(series_files[:1] * 1 + series_files[1:2], concat_dim="member")
@@ -145,12 +158,12 @@ def test_concat_dim_typo_is_an_error(series_files: list[Path]) -> None:
 
 
 def test_virtual_coordinates_would_become_2d(series_files: list[Path]) -> None:
-    report = check(series_files, loadable_variables=[], coords="different")
+    report = check(series_files, loadable_variables=[], coords="different", concat_dim="time")
     kinds = {(f.kind, f.variable) for f in report.errors}
     assert ("virtual_coordinate", "lat") in kinds and ("virtual_coordinate", "lon") in kinds
     msg = next(f.message for f in report.errors if f.variable == "lat")
     assert "would turn ('lat',) into ('time', 'lat')" in msg and "coords='minimal'" in msg
-    assert check(series_files, loadable_variables=[], coords="minimal", data_vars="minimal").ok
+    assert check(series_files, loadable_variables=[], coords="minimal", data_vars="minimal", concat_dim="time").ok
 
 
 def test_coordinate_values_differ_and_missing_variable(tmp_path: Path, series_files: list[Path]) -> None:
@@ -274,7 +287,7 @@ def test_kerchunk_and_zarr_inputs(tmp_path: Path, series_files: list[Path]) -> N
     parsed = parse_files([tmp_path / "virtual.json", tmp_path / "virtual.parq", tmp_path / "store.zarr", tmp_path / "inlined.json"])
     assert [q.kind for q in parsed] == ["kerchunk-json", "kerchunk-parquet", "zarr", "kerchunk-json"]
     assert [q.ok for q in parsed] == [True, True, True, False]
-    assert parsed[3].error.startswith("inlined.json: Kerchunk references with inlined (loaded) coordinates")
+    assert parsed[3].error.startswith("inlined.json: Kerchunk references with inlined (loaded) ")
     assert "loadable_variables=[]" in parsed[3].fix
 
 

@@ -128,16 +128,45 @@ def _is_virtual(var: xr.Variable) -> bool:
     return type(var.data).__name__ == "ManifestArray"
 
 
-def _values_differ(datasets: Sequence[xr.Dataset], dim: str) -> bool | None:
-    """True/False when every file has a loaded 1-D coordinate ``dim`` (values differ or not); None otherwise."""
+def _coordinate_values(datasets: Sequence[xr.Dataset], dim: str) -> list[np.ndarray] | None:
+    """The loaded 1-D coordinate ``dim`` of every file; None when one file has none (or it is virtual)."""
     values = []
     for ds in datasets:
         coord = ds.variables.get(dim)
         if coord is None or coord.dims != (dim,) or _is_virtual(coord):
             return None
         values.append(np.asarray(coord.values))
-    first = values[0]
-    return any(v.shape != first.shape or not np.array_equal(v, first) for v in values[1:])
+    return values
+
+
+def _n_distinct(values: list[np.ndarray]) -> int:
+    return len({(v.dtype.str, v.shape, v.tobytes()) for v in values})
+
+
+def _disjoint(values: list[np.ndarray]) -> bool:
+    """True when the files' value ranges do not overlap (how a concat dimension's pieces look)."""
+    try:
+        ranges = sorted((np.min(v), np.max(v)) for v in values if v.size)
+        return all(prev[1] < nxt[0] for prev, nxt in zip(ranges, ranges[1:]))
+    except (TypeError, ValueError):  # values that do not compare
+        return False
+
+
+def _by_values(datasets: Sequence[xr.Dataset], dims: list[str]) -> list[str]:
+    """The dims whose coordinate values differ the most between files: the most distinct value sets, then
+    disjoint ranges (a shifted grid in one odd file also 'differs', but less, and overlapping)."""
+    scored = []
+    for d in dims:
+        values = _coordinate_values(datasets, d)
+        if values is None:
+            continue
+        distinct = _n_distinct(values)
+        if distinct > 1:
+            scored.append(((distinct, _disjoint(values)), d))
+    if not scored:
+        return []
+    best = max(score for score, _ in scored)
+    return [d for score, d in scored if score == best]
 
 
 def _unlimited(ds: xr.Dataset) -> set[str]:
@@ -202,13 +231,13 @@ def infer_concat_dim(
             f"concat_dim=[...] / --concat-dim once per level, outermost first (dimensions of the files: {', '.join(file_dims)})"
         )
     shared = [d for d in file_dims if all(d in ds.dims for ds in flat)]
-    differ = [d for d in shared if _values_differ(flat, d)]
-    if len(differ) == 1:
-        return ConcatChoice(differ, f"{differ[0]}: its values differ between files")
-    if len(differ) > 1:
+    tied = _by_values(flat, shared)
+    if len(tied) == 1:
+        return ConcatChoice(tied, f"{tied[0]}: its values differ between files")
+    if tied:
         raise LayoutError(
-            f"the coordinate values of several dimensions differ between the files ({', '.join(differ)}): cannot "
-            f"tell which one to concatenate along -> pass concat_dim=... / --concat-dim (one of: {', '.join(differ)}), "
+            f"the coordinate values of several dimensions differ between the files ({', '.join(tied)}): cannot "
+            f"tell which one to concatenate along -> pass concat_dim=... / --concat-dim (one of: {', '.join(tied)}), "
             "or a nested grid with one concat_dim per level"
         )
     unlimited = [d for d in shared if all(d in _unlimited(ds) for ds in flat)]
