@@ -20,6 +20,8 @@ from vzskill.parse import parse_files
 from vzskill.verify import verify
 from vzskill.write import virtualize
 
+from tests.verify_repos import write_repo
+
 VZSKILL = str(Path(sys.executable).with_name("vzskill"))
 
 
@@ -73,17 +75,27 @@ def test_tag_and_snapshot(clean_repo: tuple[Path, list[str]]) -> None:
     assert report.ok and report.snapshot_id == snap
 
 
-def test_mixed_time_units_written_anyway_are_caught(tmp_path: Path) -> None:
+@pytest.mark.parametrize("combine_attrs", ["override", "drop_conflicts"])
+def test_mixed_time_units_written_anyway_are_caught(tmp_path: Path, combine_attrs: str) -> None:
+    """time virtual, one file in other units: raw values equal, decoded values differ -> a mismatch naming units."""
     src = tmp_path / "src"
     fixtures.make_series(src, 2)
     fixtures.write_file(src / "temp_002.nc", 2, time_units="hours since 2024-01-05")
     files = sorted(map(str, src.glob("*.nc")))
-    virtualize(files, tmp_path / "repo", loadable_variables=[], check=False)  # the silent-wrong-data case
-    report = verify(tmp_path / "repo")
+    storage = write_repo(tmp_path / "repo", files, loadable_variables=[], combine_attrs=combine_attrs)
+    report = verify(storage)
     assert report.exit_code == 1
-    [m] = report.mismatches
-    assert m.variable == "time" and m.chunk == (2,) and m.file.endswith("temp_002.nc")
-    assert m.message.startswith("time chunk (2,): 4 of 4 values differ from temp_002.nc")
+    assert {m.variable for m in report.mismatches} == {"time"}
+    if combine_attrs == "override":  # the first file's units: only the third file decodes wrong
+        [m] = report.mismatches
+        assert m.chunk == (2,) and m.file.endswith("temp_002.nc")
+        assert m.message.startswith("time chunk (2,): 4 of 4 values differ from temp_002.nc after CF decoding "
+                                    "(units 'hours since 2024-01-05' in the source, 'days since 2024-01-01' in the "
+                                    "repository; raw values equal)")
+    else:  # conflicting units dropped: no file's times decode
+        assert [m.chunk for m in report.mismatches] == [(0,), (1,), (2,)]
+        assert "units 'days since 2024-01-01' in the source, absent in the repository" in report.mismatches[0].message
+    assert report.compared["temperature"] == 48 and not report.skipped
 
 
 def test_wrong_bytes_reported_by_variable_and_chunk(tmp_path: Path, series_files: list[Path]) -> None:

@@ -1,0 +1,282 @@
+"""Compare a repository's virtual chunks with the sources they reference, chunk by chunk, raw.
+
+The rule (what verify means by "equal"):
+
+1. A virtual chunk is a reference ``(path, offset, length)``. The source's own reader
+   (:mod:`vzskill.source_readers`) says which logical block of the variable starts at that byte
+   offset (HDF5 chunk offsets, contiguous data offsets, NetCDF3 records, the FITS data offset, the
+   Zarr chunk key). A reference that starts no block of the variable is a mismatch.
+2. The repository chunk is read through icechunk + zarr (raw: codecs applied, no CF decoding);
+   the source block of the repository's chunk shape (its trailing dims: combining adds new dims in
+   front) is read raw by the format's library. Both are compared after dropping axes of length 1
+   (dims the combine added; dropping them keeps the element order), NaN equal to NaN. FITS images
+   with BSCALE/BZERO are scaled in float64 on the source side (the repository applies them in a
+   codec) and compared to 1e-12 relative.
+3. When the CF decoding attributes differ between the repository array and the source
+   (:mod:`vzskill.cf_drift`), both sides are also decoded: different decoded values are a
+   mismatch naming the attribute; equal values with a different decoded dtype are a warning.
+4. The same source bytes referenced at two positions of one variable are an error (a file used
+   twice in a grid).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from vzskill.cf_drift import AttrDiff, attr_drift, decode, describe, repo_attrs
+from vzskill.parse import display_name
+from vzskill.references import ArrayRefs, ReferenceIndex
+from vzskill.source_readers import NoReader, SourceFile, SourceVariable, ZarrSource, is_zarr_reference, open_source, zarr_root
+from vzskill.verify_report import MAX_CHUNKS_PER_FILE, Mismatch, VerifyReport
+
+__all__ = ["Sources", "compare_virtual", "equal_mask", "squeezed"]
+
+
+def equal_mask(a: np.ndarray, b: np.ndarray, rtol: float = 0.0) -> np.ndarray:
+    """Element-wise equality, NaN == NaN / NaT == NaT (``rtol`` > 0: relative tolerance for floats)."""
+    if a.shape != b.shape:
+        raise ValueError(f"shape {a.shape} vs {b.shape}")
+    if a.dtype.kind in "fc" and b.dtype.kind in "fc":
+        eq = np.isclose(a, b, rtol=rtol, atol=0.0, equal_nan=True) if rtol else (a == b) | (np.isnan(a) & np.isnan(b))
+    elif a.dtype.kind in "mM" and b.dtype.kind in "mM":
+        eq = (a == b) | (np.isnat(a) & np.isnat(b))
+    else:
+        eq = a == b
+    return np.asarray(eq, dtype=bool)
+
+
+def squeezed(values: np.ndarray) -> np.ndarray:
+    return values.reshape(tuple(n for n in values.shape if n != 1))
+
+
+class Sources:
+    """Open source files once; ``get(url, var)`` -> (SourceFile, kind); errors cached per file."""
+
+    def __init__(self, registry: Any):
+        self.registry = registry
+        self.files: dict[str, SourceFile | BaseException] = {}
+
+    def kind(self, url: str, var: str) -> str:
+        from vzskill.parse import detect_kind
+
+        return "zarr" if is_zarr_reference(url, var) else detect_kind(url, self.registry)
+
+    def get(self, url: str, var: str) -> tuple[SourceFile, str]:
+        key = url
+        zarr_ref = is_zarr_reference(url, var)
+        if zarr_ref:
+            key = zarr_root(url, var)[0]  # type: ignore[index]
+        if key not in self.files:
+            try:
+                self.files[key] = ZarrSource(key, self.registry) if zarr_ref else open_source(url, self.registry, self.kind(url, var))
+            except BaseException as exc:  # noqa: BLE001 - cached and reported per chunk
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                self.files[key] = exc
+        got = self.files[key]
+        if isinstance(got, BaseException):
+            raise got
+        return got, got.kind
+
+    def close(self) -> None:
+        for f in self.files.values():
+            if isinstance(f, SourceFile):
+                try:
+                    f.close()
+                except Exception:
+                    pass
+
+
+def locate(src: SourceFile, sv: SourceVariable, url: str, offset: int, length: int) -> tuple[int, ...] | None:
+    if isinstance(src, ZarrSource):
+        found = zarr_root(url, sv.name)
+        return None if found is None else sv.chunk_start(found[1])  # type: ignore[attr-defined]
+    return sv.locate(offset, length)
+
+
+class Origins:
+    """Per file, where its blocks sit in the repository: dim name -> start index (for natively stored arrays)."""
+
+    def __init__(self) -> None:
+        self.by_file: dict[str, dict[str, int]] = defaultdict(dict)
+
+    def record(self, url: str, dims: tuple[str, ...], repo_start: tuple[int, ...], src_start: tuple[int, ...]) -> None:
+        extra = len(dims) - len(src_start)
+        known = self.by_file[url]
+        for j, d in enumerate(dims):
+            known.setdefault(d, repo_start[j] if j < extra else repo_start[j] - src_start[j - extra])
+
+
+def _mismatch(report: VerifyReport, var: str, chunk: tuple[int, ...], url: str, n: int, message: str, listed: dict) -> None:
+    report.mismatch_counts[var] = report.mismatch_counts.get(var, 0) + 1
+    key = (var, url)
+    listed[key] = listed.get(key, 0) + 1
+    if listed[key] <= MAX_CHUNKS_PER_FILE:
+        report.mismatches.append(Mismatch(var, chunk, url, n, message))
+
+
+def _example(got: np.ndarray, want: np.ndarray, eq: np.ndarray) -> str:
+    idx = int(np.flatnonzero(~eq)[0])
+    return f"first: repo {got.flat[idx]} vs source {want.flat[idx]}"
+
+
+FIX_BYTES = "re-virtualize {name}; run `vzskill check` on the sources (time units, scale_factor, order)"
+FIX_DECODED = ("load '{var}' (loadable_variables) so each file is decoded with its own attributes, or make the "
+               "files' attributes agree; run `vzskill check` on the sources")
+
+
+class _Comparer:
+    """State of one comparison run over the virtual chunks."""
+
+    def __init__(self, report: VerifyReport, sources: Sources, requested_kinds: set[str], skip_unreadable: bool):
+        self.report, self.sources = report, sources
+        self.requested_kinds, self.skip_unreadable = requested_kinds, skip_unreadable
+        self.origins = Origins()
+        self.listed: dict[tuple[str, str], int] = {}
+        self.drift: dict[tuple[str, str], list[AttrDiff]] = {}
+
+    def source_var(self, refs: ArrayRefs, url: str, n_rows: int) -> tuple[SourceFile, SourceVariable] | None:
+        """The source variable, or None after recording why these chunks are not compared."""
+        var, report = refs.path, self.report
+        try:
+            src, kind = self.sources.get(url, var)
+        except NoReader as exc:
+            kind = str(exc).split(" for ", 1)[-1].split(" ", 1)[0]
+            report.skip(var, f"no reader for {kind} sources", n_rows,
+                        requested=self.skip_unreadable or kind in self.requested_kinds)
+            return None
+        except Exception as exc:
+            report.skip(var, f"{display_name(url)} unreadable ({type(exc).__name__})", n_rows, requested=self.skip_unreadable)
+            if not self.skip_unreadable:
+                report.error("source_read", f"{display_name(url)}: cannot read the source directly ({type(exc).__name__}: "
+                             f"{_line(exc)}) -> check the file and its access, or pass skip_unreadable=True", url, var)
+            return None
+        if kind in self.requested_kinds:
+            report.skip(var, f"{kind} sources skipped", n_rows, requested=True)
+            return None
+        sv = src.variable(var)
+        if sv is None:
+            report.error("variable", f"{display_name(url)}: variable '{var}' referenced by the repository is not in "
+                         "the source -> re-virtualize it", url, var)
+            report.mismatch_counts[var] = report.mismatch_counts.get(var, 0) + n_rows
+            return None
+        return src, sv
+
+    def chunk(self, refs: ArrayRefs, row: int, src: SourceFile, sv: SourceVariable) -> None:
+        var, url, report = refs.path, refs.urls[row], self.report
+        chunk = refs.chunk(row)
+        offset, length = int(refs.offsets[row]), int(refs.lengths[row])
+        start = locate(src, sv, url, offset, length)
+        if start is None:
+            _mismatch(report, var, chunk, url, 0, f"{var} chunk {chunk}: the reference (offset {offset}, length {length}) "
+                      f"is not the start of a block of '{sv.name}' in {display_name(url)} -> re-virtualize "
+                      f"{display_name(url)}", self.listed)
+            report.count(var)
+            return
+        region = refs.region(row)
+        nd = len(sv.shape)
+        block = tuple(refs.array.chunks[-nd:]) if nd else ()
+        src_region = tuple(slice(s, min(s + k, n)) for s, k, n in zip(start, block, sv.shape))
+        self.origins.record(url, refs.dims(), tuple(r.start for r in region), start)
+        try:
+            got = np.asarray(refs.array[region] if region else refs.array[()])
+        except Exception as exc:
+            _mismatch(report, var, chunk, url, 0, f"{var} chunk {chunk}: the referenced bytes of {display_name(url)} "
+                      f"do not decode ({type(exc).__name__}: {_line(exc)}) -> {FIX_BYTES.format(name=display_name(url))}",
+                      self.listed)
+            report.count(var)
+            return
+        want = sv.read(src_region)
+        rtol = 0.0
+        if sv.scale is not None and got.dtype.kind == "f" and want.dtype.kind in "iu":
+            want, rtol = want.astype("float64") * sv.scale[0] + sv.scale[1], 1e-12
+        report.count(var)
+        self.values(refs, chunk, url, got, want, rtol, sv)
+
+    def values(self, refs: ArrayRefs, chunk: tuple[int, ...], url: str, got: np.ndarray, want: np.ndarray,
+               rtol: float, sv: SourceVariable) -> None:
+        var, name = refs.path, display_name(url)
+        g, w = squeezed(got), squeezed(want)
+        if g.shape != w.shape:
+            _mismatch(self.report, var, chunk, url, int(got.size), f"{var} chunk {chunk}: shape {got.shape} in the "
+                      f"repository, {want.shape} in {name} -> {FIX_BYTES.format(name=name)}", self.listed)
+            return
+        eq = equal_mask(g, w, rtol)
+        if not eq.all():
+            bad = int((~eq).sum())
+            _mismatch(self.report, var, chunk, url, bad, f"{var} chunk {chunk}: {bad} of {eq.size} values differ from "
+                      f"{name} ({_example(g, w, eq)}) -> {FIX_BYTES.format(name=name)}", self.listed)
+            return
+        key = (var, url)
+        if key not in self.drift:
+            self.drift[key] = attr_drift(repo_attrs(refs.array), sv.attrs) if sv.attrs or refs.array.attrs else []
+        if self.drift[key]:
+            self.decoded(refs, chunk, url, got, want, self.drift[key], sv)
+
+    def decoded(self, refs: ArrayRefs, chunk: tuple[int, ...], url: str, got: np.ndarray, want: np.ndarray,
+                diffs: list[AttrDiff], sv: SourceVariable) -> None:
+        var, name = refs.path, display_name(url)
+        dg, dw = decode(got, repo_attrs(refs.array), var), decode(want, sv.attrs, var)
+        g, w = squeezed(dg), squeezed(dw)
+        try:
+            eq = equal_mask(g.astype("float64") if g.dtype.kind in "iuf" else g,
+                            w.astype("float64") if w.dtype.kind in "iuf" else w)
+        except (ValueError, TypeError):
+            eq = np.zeros(g.shape, dtype=bool)
+        if not eq.all():
+            bad = int((~eq).sum())
+            _mismatch(self.report, var, chunk, url, bad, f"{var} chunk {chunk}: {bad} of {eq.size} values differ from "
+                      f"{name} after CF decoding ({describe([d for d in diffs if d.value_differs] or diffs)}; raw values "
+                      f"equal) -> {FIX_DECODED.format(var=var)}", self.listed)
+        elif dg.dtype != dw.dtype:
+            cause = describe([d for d in diffs if not d.value_differs] or diffs)
+            self.report.warn("decoded_dtype", f"{var}: {cause} -> decoded values are {dg.dtype} in the repository, "
+                             f"{dw.dtype} from the source (raw values equal); cast after decoding or set the encoding",
+                             None, var)
+        elif any(d.value_differs for d in diffs):
+            self.report.warn("cf_attribute", f"{var}: {describe([d for d in diffs if d.value_differs])} (decoded "
+                             "values equal)", None, var)
+
+
+def duplicate_references(report: VerifyReport, refs: ArrayRefs) -> None:
+    """The same (path, offset) at two chunk positions of one variable: a file used twice."""
+    seen: dict[tuple[str, int], int] = {}
+    for row in np.flatnonzero(refs.virtual):
+        key = (refs.urls[row], int(refs.offsets[row]))
+        if key in seen:
+            first, here = refs.chunk(seen[key]), refs.chunk(int(row))
+            report.error("duplicate_reference", f"{refs.path}: chunks {first} and {here} reference the same bytes of "
+                         f"{display_name(key[0])} (offset {key[1]}) -> a file is used twice in the combine; re-virtualize "
+                         "with each file once (check the nested file list)", key[0], refs.path)
+            return
+        seen[key] = int(row)
+
+
+def compare_virtual(report: VerifyReport, index: ReferenceIndex, plan: dict[str, list[int]], sources: Sources,
+                    *, requested_kinds: set[str], skip_unreadable: bool) -> Origins:
+    """Compare the planned virtual chunks (array path -> rows); returns where each file sits (for natives)."""
+    comparer = _Comparer(report, sources, requested_kinds, skip_unreadable)
+    for var, rows in sorted(plan.items()):
+        refs = index.arrays[var]
+        duplicate_references(report, refs)
+        per_file: dict[str, list[int]] = defaultdict(list)
+        for r in rows:
+            per_file[refs.urls[r]].append(r)
+        for url, file_rows in sorted(per_file.items()):
+            found = comparer.source_var(refs, url, len(file_rows))
+            if found is None:
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for r in file_rows:
+                    comparer.chunk(refs, r, *found)
+    return comparer.origins
+
+
+def _line(exc: BaseException) -> str:
+    text = str(exc)
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,134 @@
+"""Compare arrays stored natively in the repository (loaded variables) with the sources' values.
+
+A loaded variable has no references, so its place in the repository comes from the virtual
+chunks of the same file (:class:`vzskill.compare.Origins`: per dimension name, where the file's
+blocks start). The source variable of the same name is aligned on the repository array's trailing
+dimensions (combining adds new dims in front); a dimension no virtual variable places is at 0 when
+its length equals the source's. Values are compared raw when the CF decoding attributes agree,
+decoded otherwise (xarray re-encodes a loaded ``time`` with one file's units: its raw numbers then
+differ from the other files' while the times are equal) - the report says which.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import warnings
+from typing import Any
+
+import numpy as np
+
+from vzskill.cf_drift import attr_drift, decode, describe, repo_attrs
+from vzskill.compare import Origins, Sources, equal_mask, squeezed
+from vzskill.parse import display_name
+from vzskill.references import ArrayRefs, ReferenceIndex
+from vzskill.source_readers import NoReader, SourceVariable
+from vzskill.verify_report import Mismatch, VerifyReport
+
+__all__ = ["compare_native"]
+
+
+def _region(refs: ArrayRefs, sv: SourceVariable, origin: dict[str, int]) -> tuple[slice, ...] | str:
+    """The source's block in the repository array, or why it cannot be placed."""
+    dims, shape = refs.dims(), tuple(refs.array.shape)
+    extra = len(dims) - len(sv.shape)
+    if extra < 0:
+        return f"the source has {len(sv.shape)} dims, the repository {len(dims)}"
+    out = []
+    for j, d in enumerate(dims):
+        n = 1 if j < extra else sv.shape[j - extra]
+        o = origin.get(d)
+        if o is None:
+            if shape[j] != n:
+                return f"no virtual variable places the file along '{d}'"
+            o = 0
+        if o + n > shape[j]:
+            return f"the file's block ({o}:{o + n}) lies outside '{d}' (length {shape[j]})"
+        out.append(slice(o, o + n))
+    return tuple(out)
+
+
+def _chunks_in(refs: ArrayRefs, region: tuple[slice, ...]) -> set[tuple[int, ...]]:
+    ranges = [range(r.start // k, -(-r.stop // k)) for r, k in zip(region, refs.array.chunks)]
+    return set(itertools.product(*ranges))
+
+
+def _first_chunk(refs: ArrayRefs, region: tuple[slice, ...], eq: np.ndarray, got_shape: tuple[int, ...]) -> tuple[int, ...]:
+    full = np.ones(got_shape, dtype=bool)
+    full.reshape(-1)[:] = eq.reshape(-1)
+    first = np.unravel_index(int(np.flatnonzero(~full)[0]), got_shape)
+    return tuple(int((r.start + i) // k) for r, i, k in zip(region, first, refs.array.chunks))
+
+
+class _Native:
+    def __init__(self, report: VerifyReport, sources: Sources, origins: Origins):
+        self.report, self.sources, self.origins = report, sources, origins
+
+    def one(self, refs: ArrayRefs, url: str, sv: SourceVariable, region: tuple[slice, ...]) -> None:
+        var, name, report = refs.path, display_name(url), self.report
+        got = np.asarray(refs.array[region] if region else refs.array[()])
+        want = sv.read(())
+        diffs = attr_drift(repo_attrs(refs.array), sv.attrs)
+        value_diffs = [d for d in diffs if d.value_differs]
+        how = "raw"
+        if value_diffs:
+            got, want, how = decode(got, repo_attrs(refs.array), var), decode(want, sv.attrs, var), "decoded"
+        g, w = squeezed(got), squeezed(want)
+        try:
+            eq = equal_mask(g, w)
+        except (ValueError, TypeError) as exc:
+            report.mismatch_counts[var] = report.mismatch_counts.get(var, 0) + 1
+            report.mismatches.append(Mismatch(var, (), url, int(got.size), f"{var} (stored in the repository): "
+                                              f"{exc} in {name} -> re-virtualize {name}"))
+            return
+        if eq.all():
+            return
+        bad = int((~eq).sum())
+        units = [d for d in value_diffs if d.name in ("units", "calendar")]
+        if how == "decoded" and units and any(" since " in str(d.repo or d.source) for d in units):
+            if not any(f.kind == "decoding" and f.variable == var for f in report.findings):
+                report.error("decoding", f"{var}: the repository stores it with {describe(units)} (e.g. {name}: "
+                             f"{bad} of {eq.size} decoded values differ) -> re-virtualize with '{var}' loaded and decoded "
+                             "(decode_times=None, the default)", url, var)
+            return
+        chunk = _first_chunk(refs, region, eq, got.shape) if region else ()
+        idx = int(np.flatnonzero(~eq)[0])
+        report.mismatch_counts[var] = report.mismatch_counts.get(var, 0) + 1
+        report.mismatches.append(Mismatch(var, chunk, url, bad, (
+            f"{var} chunk {chunk} (stored in the repository): {bad} of {eq.size} {how} values differ from {name} "
+            f"(first: repo {g.flat[idx]} vs source {w.flat[idx]}) -> rewrite '{var}' from the sources "
+            "(re-virtualize with it loaded)")))
+
+
+def compare_native(report: VerifyReport, index: ReferenceIndex, sources: Sources, origins: Origins,
+                   files: list[str], *, sample: int | None, rng: random.Random, skip_vars: set[str]) -> None:
+    """Compare each natively stored array with every referenced file holding it (``sample`` files if set)."""
+    native = _Native(report, sources, origins)
+    for var, refs in sorted(index.native().items()):
+        total = len(_chunks_in(refs, tuple(slice(0, n) for n in refs.array.shape)))
+        if var in skip_vars:
+            report.skip(var, "skipped on request", total, requested=True)
+            continue
+        chosen = rng.sample(files, sample) if sample is not None and sample < len(files) else files
+        done: set[tuple[int, ...]] = set()
+        why: str | None = None if chosen else "no source file is referenced (nothing virtual)"
+        for url in chosen:
+            try:
+                src, _kind = sources.get(url, var)
+            except (NoReader, Exception):  # already reported by the virtual comparison
+                continue
+            sv = src.variable(var)
+            if sv is None:
+                continue
+            region = _region(refs, sv, origins.by_file.get(url, {}))
+            if isinstance(region, str):
+                why = region
+                continue
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                native.one(refs, url, sv, region)
+            done |= _chunks_in(refs, region)
+        if done:
+            report.count(var, len(done), native=True)
+        if total > len(done) and sample is None:
+            report.skip(var, why or "not in any referenced source", total - len(done))
