@@ -4,7 +4,10 @@
 * an expect-error comment not directly above a ```python fence fails;
 * at most 3 skipped blocks across the four files, each with a reason;
 * python/pycon blocks counted by an independent line scanner == Sybil code items == items pytest collects;
-* the plugin itself: expected-error, skip location, pycon and the Sybil #118 work-around on a broken document.
+* visible code in SKILL.md / examples.md names no test fixture of the servers; every doc_bindings name is
+  used by a visible block and no visible placeholder runs unbound (static, ``binding_problems``);
+* the plugin itself: expected-error, skip location, pycon, bindings and the Sybil #118 work-around on a
+  broken document.
 """
 
 from __future__ import annotations
@@ -21,7 +24,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.plugins.docs import DOC_FILES, EXPECT_ERROR, ROOT, ExpectErrorEvaluator, make_sybil
+from tests.plugins.docs import (
+    DOC_FILES,
+    EXPECT_ERROR,
+    ROOT,
+    SYBIL,
+    ExpectErrorEvaluator,
+    binding_problems,
+    is_visible,
+    make_sybil,
+)
 
 MAX_SKIPPED_BLOCKS = 3
 
@@ -260,6 +272,70 @@ def test_pytest_collects_every_item():
 
 
 # ----------------------------------------------------------------------------------------------
+# what a reader copies: no test fixture in visible code, every binding used
+
+#: Names a reader cannot have (the loopback servers); data_dir / work_dir are explained in the docs.
+SERVER_FIXTURES = ("make_bucket", "s3_public_bucket", "s3_data_bucket", "s3_endpoint", "http_base_url")
+READER_DOCS = ("SKILL.md", "examples.md")
+
+
+@pytest.mark.parametrize("name", READER_DOCS)
+def test_visible_code_names_no_server_fixture(name: str):
+    document = SYBIL.parse(ROOT / name)
+    pattern = re.compile(rf"\b({'|'.join(SERVER_FIXTURES)})\b")
+    hits = []
+    for _, region in document.regions:
+        if isinstance(region.parsed, str) and is_visible(document, region):
+            line = document.text.count("\n", 0, region.start) + 1
+            hits += [f"{name}:{line}: {m[0]}" for m in pattern.finditer(str(region.parsed))]
+    assert not hits, f"bind these in an invisible block (doc_bindings), visible code is copied by readers: {hits}"
+
+
+@pytest.mark.parametrize("path", doc_paths(), ids=lambda p: p.name)
+def test_every_binding_is_used_and_no_placeholder_runs_unbound(path: Path):
+    assert binding_problems(SYBIL.parse(path)) == []
+
+
+BINDINGS_DOC = '''\
+# bindings
+
+```python
+endpoint = "placeholder-before"
+```
+
+<!-- invisible-code-block: python
+doc_bindings = {"endpoint": "bound", "renamed": "x"}
+-->
+
+```python
+import os
+endpoint = "http://127.0.0.1:9000"
+later = endpoint
+assert endpoint == "bound"
+print("x")
+endpoint = "not at the top"
+```
+
+<!-- invisible-code-block: python
+doc_bindings = dict(endpoint="not a literal")
+-->
+'''
+
+
+def test_binding_problems_on_a_broken_document(tmp_path: Path):
+    doc = tmp_path / "SKILL.md"
+    doc.write_text(BINDINGS_DOC)
+    problems = binding_problems(make_sybil(tmp_path).parse(doc))
+    assert problems == [
+        "SKILL.md:20: doc_bindings must be a dict literal with string keys",
+        "SKILL.md:3: visible `endpoint = ...` would run with its placeholder: no doc_bindings in force here "
+        "binds 'endpoint' (declare it in an invisible block above)",
+        "SKILL.md:7: doc_bindings['renamed'] is used by no visible block below it "
+        "(a top-of-block `renamed = ...` was renamed or moved?)",
+    ], problems
+
+
+# ----------------------------------------------------------------------------------------------
 # the plugin itself, on a deliberately broken document (subprocess, so the real hooks run)
 
 BROKEN = '''\
@@ -326,6 +402,27 @@ import os
 assert work_dir.is_dir() and not any(work_dir.iterdir())
 assert os.environ["VZ_DOC_AUTOUSE"] == "1" and "monkeypatch" not in globals()
 -->
+
+<!-- invisible-code-block: python
+doc_bindings = {"endpoint": "bound"}
+-->
+
+```python
+endpoint = "http://127.0.0.1:9000"
+assert endpoint == "bound"
+endpoint = "below the top: not bound"
+```
+
+<!-- expect-error: ValueError: bound at line 79 -->
+```python
+endpoint = "placeholder"
+import sys
+raise ValueError(f"{endpoint} at line {sys._getframe().f_lineno}")
+```
+
+```python
+assert endpoint == "bound" and doc_bindings == {"endpoint": "bound"}
+```
 '''
 
 CONFTEST = '''\
@@ -401,6 +498,10 @@ def test_plugin_on_a_broken_document(tmp_path: Path):
         49: "FAILED",  # pycon mismatch
         54: "PASSED",  # the skip comment itself
         59: "PASSED",  # invisible block: per-document work_dir, autouse fixtures applied
+        65: "PASSED",  # doc_bindings declared
+        69: "PASSED",  # top-of-block assignment bound, a later one not
+        76: "PASSED",  # bound + expect-error; .md line numbers unchanged
+        82: "PASSED",
     }, out[-4000:]
     assert "SKIPPED [1] SKILL.md:55: needs a real bucket" in out, out[-2000:]
     selected = {int(line): word for word, line in re.findall(r"^(PASSED|FAILED) sel\.md::line:(\d+)", out, re.MULTILINE)}

@@ -235,7 +235,7 @@ def declared_bindings(tree: ast.Module) -> list[str] | None:
             if not isinstance(node.value, ast.Dict) or not all(
                 isinstance(k, ast.Constant) and isinstance(k.value, str) for k in node.value.keys
             ):
-                raise ValueError(f"line {node.lineno}: {BINDINGS} must be a dict literal with string keys")
+                raise ValueError(f"{BINDINGS} must be a dict literal with string keys")
             return [k.value for k in node.value.keys]  # type: ignore[union-attr]
     return None
 
