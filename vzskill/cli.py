@@ -14,7 +14,6 @@ icechunk 1.x) instead of failing with an ImportError.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -44,67 +43,7 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-# --------------------------------------------------------------------------- output helpers
-
-
-def _one_line(text: str) -> str:
-    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
-    return lines[0] if lines else ""
-
-
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN/inf -> strings, numpy scalars/arrays -> Python values, unknown objects -> str."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy scalar / array
-        return _clean(value.tolist())
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return str(value).replace("nan", "NaN").replace("inf", "Infinity")
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
-def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(_clean(data), indent=2, allow_nan=False) + "\n")
-
-
-class _Progress:
-    """Stage progress on stderr (rich), only when stderr is a terminal; a no-op otherwise."""
-
-    def __init__(self, enabled: bool | None = None) -> None:
-        self.enabled = sys.stderr.isatty() if enabled is None else enabled
-        self._progress: Any = None
-        self._tasks: dict[str, Any] = {}
-
-    def __enter__(self) -> "_Progress":
-        if self.enabled:
-            try:
-                from rich.console import Console
-                from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-
-                self._progress = Progress(
-                    SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TimeElapsedColumn(), console=Console(stderr=True), transient=True,
-                )
-                self._progress.start()
-            except Exception:  # noqa: BLE001 - no rich: no bar
-                self._progress = None
-        return self
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if self._progress is None:
-            return
-        task = self._tasks.get(stage)
-        if task is None:
-            task = self._tasks[stage] = self._progress.add_task(stage, total=max(total, 1))
-        self._progress.update(task, completed=done, total=max(total, 1))
-
-    def __exit__(self, *exc: Any) -> None:
-        if self._progress is not None:
-            self._progress.stop()
+from vzskill.cli_output import _Progress, _clean, _emit_json, _one_line  # noqa: E402,F401
 
 
 def _access(args: argparse.Namespace) -> Any:
@@ -117,13 +56,23 @@ def _access(args: argparse.Namespace) -> Any:
     )
 
 
-def _quiet_libraries() -> None:
-    """Keep stderr to our one line: icechunk's Rust WARN logs and library warnings off (unless debugging)."""
-    os.environ.setdefault("ICECHUNK_LOG", "error")
-    if not os.environ.get("VZSKILL_DEBUG"):
+def _quiet() -> Any:
+    """The quiet zone around a command (no library noise next to the one-line error): ``vzskill.errors.quiet``."""
+    try:
+        from vzskill.errors import quiet
+    except ImportError:  # pragma: no cover - errors.py missing: the minimal version
+        import contextlib
         import warnings
 
-        warnings.simplefilter("ignore")
+        @contextlib.contextmanager
+        def quiet() -> Any:
+            os.environ.setdefault("ICECHUNK_LOG", "error")
+            with warnings.catch_warnings():
+                if not os.environ.get("VZSKILL_DEBUG"):
+                    warnings.simplefilter("ignore")
+                yield
+
+    return quiet()
 
 
 # --------------------------------------------------------------------------- commands
@@ -159,8 +108,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     import xarray as xr
 
     from vzskill import fixtures
-    from vzskill.containers import open_repo
-    from vzskill.write import storage_for, virtualize
+    from vzskill.repo import open_location, storage_for
+    from vzskill.write import virtualize
 
     root = _demo_dir(args)
     data_dir, repo_dir = root / "data", root / "repo"
@@ -176,7 +125,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         result = virtualize([str(f) for f in files], str(repo_dir), concat_dim="time", message="vzskill demo", progress=progress)
 
         progress("read back + compare", 0, 1)
-        repo = open_repo(storage_for(repo_dir))
+        repo = open_location(repo_dir)
         stored = xr.open_zarr(repo.readonly_session("main").store, consolidated=False, zarr_format=3, chunks=None)
         direct = xr.concat([xr.open_dataset(f, engine="h5netcdf").load() for f in files], dim="time")
         compared: dict[str, bool] = {}
@@ -234,17 +183,19 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_virtualize(args: argparse.Namespace) -> int:
+    from vzskill.cli_write import LayoutArgError, format_result, layout_from_args
     from vzskill.write import VirtualizeError, virtualize
 
-    concat_dim = args.concat_dim
-    if args.combine == "by_coords" and concat_dim == "time" and not args.concat_dim_given:
-        concat_dim = None
+    try:
+        layout = layout_from_args(args)
+    except LayoutArgError as exc:
+        raise CLIError(str(exc), exit_code=2) from None
     try:
         with _Progress(None if not args.json else False) as progress:
             result = virtualize(
-                args.urls,
+                layout.urls,
                 args.repo,
-                concat_dim=concat_dim,
+                concat_dim=layout.concat_dim,
                 combine=args.combine,
                 access=_access(args),
                 append=args.append,
@@ -254,6 +205,7 @@ def cmd_virtualize(args: argparse.Namespace) -> int:
                 drop_variables=args.drop,
                 check=not args.no_check,
                 progress=progress,
+                coords=layout.coords,
             )
     except VirtualizeError as exc:
         payload: dict[str, Any] = {}
@@ -265,13 +217,7 @@ def cmd_virtualize(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json({"ok": True, **result.to_dict()})
     else:
-        verb = "appended" if result.appended else "wrote"
-        print(
-            f"{verb} {result.n_files} file(s) to {args.repo} branch {result.branch}: snapshot {result.snapshot_id}, "
-            f"variables {', '.join(result.variables)}, dims {result.dims}, {result.nrefs} virtual chunk references"
-        )
-        for w in result.warnings:
-            print(f"warning: {w}")
+        print("\n".join(format_result(result, args.repo)))
     return 0
 
 
@@ -300,26 +246,26 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     with _Progress(None if not args.json else False) as progress:
         progress("check", 0, 1)
-        report = check(args.urls, concat_dim=args.concat_dim, access=_access(args))
+        dims = list(args.concat_dim or [])
+        report = check(args.urls, concat_dim=None if not dims else dims[0] if len(dims) == 1 else dims, access=_access(args))
         progress("check", 1, 1)
     errors = [f for f in report.findings if f.severity == "error"]
     return _finish_report("check", report, args.json, errors, "error: check could not run")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from vzskill.repo import RepositoryNotFound, open_location
     from vzskill.verify import verify
-    from vzskill.write import storage_for
 
     access = _access(args)
-    storage = storage_for(args.repo, access.with_(anonymous=False) if access.anonymous else access)
-    import icechunk
-
-    if not icechunk.Repository.exists(storage):
-        raise CLIError(f"no icechunk repository at {args.repo} -> check --repo (write one with `vzskill virtualize`)")
+    try:
+        repo = open_location(args.repo, access)
+    except RepositoryNotFound as exc:
+        raise CLIError(str(exc)) from None
     with _Progress(None if not args.json else False) as progress:
         progress("verify", 0, 1)
         report = verify(
-            storage, args.urls or None, branch=args.branch, tag=args.tag, snapshot_id=args.snapshot,
+            repo, args.urls or None, branch=args.branch, tag=args.tag, snapshot_id=args.snapshot,
             sample=args.sample, access=access,
         )
         progress("verify", 1, 1)
@@ -352,14 +298,6 @@ def _add_access(p: argparse.ArgumentParser) -> None:
     g.add_argument("--region", metavar="R", help="S3 region (default: AWS_REGION or us-east-1)")
 
 
-class _Given(argparse.Action):
-    """Stores the value and remembers that the option was given explicitly."""
-
-    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: Any = None) -> None:
-        setattr(namespace, self.dest, values)
-        setattr(namespace, self.dest + "_given", True)
-
-
 def build_parser() -> _Parser:
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout (for agents)")
@@ -389,9 +327,17 @@ def build_parser() -> _Parser:
     p = sub.add_parser("virtualize", parents=[common], help="parse + check + combine + write to Icechunk in one commit",
                        description="Virtualize URLs into an Icechunk repository in ONE commit. Nothing is written when "
                                    "check finds an error or the write fails.")
-    p.add_argument("urls", nargs="+", metavar="URL", help="source files (local paths or URLs), in concat order")
+    p.add_argument("urls", nargs="*", metavar="URL", help="source files (local paths or URLs), in concat order")
     p.add_argument("--repo", required=True, metavar="PATH_OR_URL", help="repository: local directory, s3://bucket/prefix, gs://, az://")
-    p.add_argument("--concat-dim", default="time", action=_Given, metavar="DIM", help="existing dimension to concatenate/append along (default time)")
+    p.add_argument("--concat-dim", action="append", metavar="DIM",
+                   help="dimension to concatenate/append along (default: inferred - one file: none; several: the dimension "
+                        "whose values differ, else the record dimension); repeat for a grid, outermost first")
+    p.add_argument("--grid", metavar="FILE.json",
+                   help='N-D grid of files: {"concat_dim": ["member", "time"], "files": [[...], [...]], "coords": '
+                        '{"member": [...]}} (coords optional; relative paths are relative to the JSON file)')
+    p.add_argument("--new-dim", metavar="NAME=REGEX",
+                   help="stack the URLs along a new outer dimension NAME, grouped by a regex capture on the file name "
+                        "(values = the captures), e.g. --new-dim member='ens(\\d+)'")
     p.add_argument("--combine", choices=["nested", "by_coords"], default="nested", help="nested (default, uses --concat-dim) or by_coords")
     p.add_argument("--append", action="store_true", help="append along --concat-dim to the data on --branch")
     p.add_argument("--branch", default="main", help="branch to commit to (created from main if missing)")
@@ -400,13 +346,14 @@ def build_parser() -> _Parser:
     p.add_argument("--drop", action="append", metavar="VAR", help="drop VAR while parsing (repeatable)")
     p.add_argument("--no-check", action="store_true", help="skip the consistency check (not recommended)")
     _add_access(p)
-    p.set_defaults(func=cmd_virtualize, concat_dim_given=False)
+    p.set_defaults(func=cmd_virtualize)
 
     p = sub.add_parser("check", parents=[common], help="find what would make virtualize fail or give wrong data",
                        description="Parse the files once and report inconsistent chunks, codecs, dtypes, time units, "
                                    "unreadable variables.")
     p.add_argument("urls", nargs="+", metavar="URL")
-    p.add_argument("--concat-dim", default="time", metavar="DIM", help="dimension the files will be concatenated along")
+    p.add_argument("--concat-dim", action="append", metavar="DIM",
+                   help="dimension the files will be concatenated along (default: inferred); repeat for a grid")
     _add_access(p)
     p.set_defaults(func=cmd_check)
 
@@ -450,9 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 _emit_json({"ok": False, "exit_code": 2, "error": problem})
             sys.stderr.write(f"{PROG}: {problem}\n")
             return 2
-    _quiet_libraries()
     try:
-        return int(func(args) or 0)
+        with _quiet():
+            return int(func(args) or 0)
     except CLIError as exc:
         message, code, payload = _one_line(str(exc)), exc.exit_code, exc.payload
     except KeyboardInterrupt:

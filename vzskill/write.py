@@ -27,6 +27,7 @@ from vzskill.combination import ConcatChoice, choose, combine as combine_dataset
 from vzskill.commit import commit_write, read_stored
 from vzskill.containers import covered, reference_prefixes, source_prefixes
 from vzskill.outcome import ATTRS_RULE, VirtualizeError, WriteResult
+from vzskill.registry import build_registry
 from vzskill.repo import RepositoryNotFound, describe, open_location, prepare_location, storage_for
 from vzskill.sources import Access, Source, local_path, parse_source, parse_sources
 
@@ -358,6 +359,8 @@ def virtualize(
     if isinstance(loadable_variables, tuple):
         loadable_variables = list(loadable_variables)
     plan = make_plan(urls, concat_dim, combine, append, loadable_variables)
+    if registry is None:
+        build_registry(plan.urls, access)  # a missing directory / bad account fails here, in one line (exit 2)
     parsed = parse_all(plan, registry, access=access, parallel=parallel, step=step,
                        loadable_variables=loadable_variables, drop_variables=drop_variables)
     ready = preflight(plan, parsed, location=repo_or_storage, branch=branch, check=check, access=access,

@@ -1,0 +1,72 @@
+"""CLI output: one-line messages, JSON-safe values, the stage progress bar (stderr, terminals only).
+
+Standard library only at module level (``rich`` is imported when a bar is drawn).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+
+
+
+def _one_line(text: str) -> str:
+    lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
+    return lines[0] if lines else ""
+
+
+def _clean(value: Any) -> Any:
+    """JSON-safe: NaN/inf -> strings, numpy scalars/arrays -> Python values, unknown objects -> str."""
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy scalar / array
+        return _clean(value.tolist())
+    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+        return str(value).replace("nan", "NaN").replace("inf", "Infinity")
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)
+
+
+def _emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(_clean(data), indent=2, allow_nan=False) + "\n")
+
+
+class _Progress:
+    """Stage progress on stderr (rich), only when stderr is a terminal; a no-op otherwise."""
+
+    def __init__(self, enabled: bool | None = None) -> None:
+        self.enabled = sys.stderr.isatty() if enabled is None else enabled
+        self._progress: Any = None
+        self._tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> "_Progress":
+        if self.enabled:
+            try:
+                from rich.console import Console
+                from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+                self._progress = Progress(
+                    SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeElapsedColumn(), console=Console(stderr=True), transient=True,
+                )
+                self._progress.start()
+            except Exception:  # noqa: BLE001 - no rich: no bar
+                self._progress = None
+        return self
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self._progress is None:
+            return
+        task = self._tasks.get(stage)
+        if task is None:
+            task = self._tasks[stage] = self._progress.add_task(stage, total=max(total, 1))
+        self._progress.update(task, completed=done, total=max(total, 1))
+
+    def __exit__(self, *exc: Any) -> None:
+        if self._progress is not None:
+            self._progress.stop()
