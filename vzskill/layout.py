@@ -216,7 +216,7 @@ def infer_concat_dim(
         No dimension (or more than one) qualifies, or the grid and ``concat_dim`` disagree; the
         message lists the candidates and says ``pass concat_dim=... / --concat-dim``.
     """
-    shape = grid_shape(datasets) if not isinstance(datasets, xr.Dataset) else ()
+    shape = grid_shape(datasets) if isinstance(datasets, (list, tuple)) and len(datasets) else ()
     flat = flatten(datasets)
     file_dims = _file_dims(flat)
     depth = len(shape)
