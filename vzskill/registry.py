@@ -16,6 +16,81 @@ from obstore.store import AzureStore, GCSStore, HTTPStore, LocalStore, S3Store
 from vzskill.sources import Access, Source, SourceError, looks_like_regex, parse_sources, roots, suggest_root
 
 
+class UnmatchedURLError(SourceError):
+    """No registry key covers ``url``; ``root`` is the key it needs (a ``ValueError``, as upstream raises)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.root = suggest_root(url)
+        super().__init__(  # upstream's wording first: code matching it keeps working
+            f"Could not find an ObjectStore matching the url `{url}` -> register the store under {self.root!r}"
+        )
+
+
+class SourceRegistry(ObjectStoreRegistry):
+    """An ``ObjectStoreRegistry`` that raises :class:`UnmatchedURLError` (with the URL) for an unknown URL.
+
+    With ``extend=True`` it instead registers a store for the URL's root (built with ``access``) the
+    first time it is asked: Kerchunk/Zarr references may point at files outside the folders of the
+    given URLs, and a registry vzskill built itself must cover them. ``added`` lists those roots.
+    """
+
+    def __init__(self, stores: Mapping[str, Any] | None = None, *, extend: bool = False,
+                 access: Access | None = None) -> None:
+        super().__init__(dict(stores or {}))
+        self.extend = extend
+        self.access = access
+        self.added: list[str] = []
+
+    @classmethod
+    def wrap(cls, registry: Any, *, extend: bool = False, access: Access | None = None) -> "SourceRegistry":
+        """``registry`` itself if it is a SourceRegistry, else one sharing its stores (its public ``map``)."""
+        if isinstance(registry, SourceRegistry):
+            return registry
+        out = cls(extend=extend, access=access)
+        if isinstance(registry, Mapping):
+            for key, store in registry.items():
+                out.register(key, store)
+        else:
+            out.map = registry.map
+        return out
+
+    def resolve(self, url: str) -> tuple[Any, str]:
+        try:
+            return super().resolve(url)
+        except ValueError:
+            if not self.extend:
+                raise UnmatchedURLError(url) from None
+        from vzskill.sources import parse_source
+
+        try:
+            source = parse_source(url)
+        except SourceError:
+            raise UnmatchedURLError(url) from None
+        self.register(source.root, store_for(source, self.access))
+        self.added.append(source.root)
+        return super().resolve(url)
+
+
+def for_references(urls: Iterable[str], access: Access | None = None, registry: Any = None) -> ObjectStoreRegistry:
+    """A registry covering ``urls`` (e.g. :func:`vzskill.parse.reference_urls`): ``registry`` extended, or a new one.
+
+    Roots already resolvable through ``registry`` are kept; the others get one store per root.
+    """
+    from vzskill.sources import parse_source
+
+    out = registry if registry is not None else SourceRegistry(access=access)
+    for url in urls:
+        try:
+            out.resolve(url)
+            continue
+        except ValueError:
+            pass
+        source = parse_source(url)
+        out.register(source.root, store_for(source, access))
+    return out
+
+
 def store_for(source: Source, access: Access | None = None) -> Any:
     """Build the obstore store rooted at ``source.root``."""
     access = access or Access()
@@ -71,7 +146,7 @@ def build_registry(
     """One store per root of ``urls``; ``access_by_root`` overrides ``access`` for a given root key."""
     sources = parse_sources(urls)
     overrides = dict(access_by_root or {})
-    registry = ObjectStoreRegistry()
+    registry = SourceRegistry(access=access)
     for root, source in roots(sources).items():
         registry.register(root, store_for(source, overrides.get(root, access)))
     return registry
@@ -87,7 +162,7 @@ def build_registry_per_file_root(
     """
     from vzskill.sources import parse_source
 
-    registry = ObjectStoreRegistry()
+    registry = SourceRegistry(access=access)
     seen: set[str] = set()
     bad: dict[str, str] = {}
     for url in urls:

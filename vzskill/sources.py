@@ -215,3 +215,10 @@ def suggest_root(url: str) -> str:
         return parse_source(url).root
     except SourceError:
         return "<scheme>://<bucket-or-host>"
+
+
+def display_name(url: str) -> str:
+    """The file name as shown in messages (basename; the URL if it has none)."""
+    text = url.rstrip("/")
+    base = text.rsplit("/", 1)[-1]
+    return base or url

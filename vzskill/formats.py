@@ -1,0 +1,228 @@
+"""Which format a source is, and the VirtualiZarr parser that reads it.
+
+Kerchunk references and Zarr stores are recognised by their extension (or, for a local Zarr
+directory, by its ``zarr.json`` / ``.zgroup``); everything else by its first bytes, read through
+the registry in one ranged request (which also tells the object's size).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable
+
+from vzskill.sources import Access, display_name, local_path, normalize_url
+
+if TYPE_CHECKING:
+    from virtualizarr.parsers.typing import Parser
+
+HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+NETCDF3_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
+FITS_MAGIC = b"SIMPLE"
+HDF4_MAGIC = b"\x0e\x03\x13\x01"
+ZARR_SUFFIXES = (".zarr", ".zarr/", ".zarr.zip")
+KERCHUNK_JSON_SUFFIXES = (".json",)
+KERCHUNK_PARQUET_SUFFIXES = (".parq", ".parquet", ".parq/", ".parquet/")
+
+#: Formats whose chunks live in *other* objects than the parsed URL.
+REFERENCE_KINDS = ("kerchunk-json", "kerchunk-parquet", "zarr", "zarr-zip")
+
+
+class ParseError(ValueError):
+    """A source vzskill cannot parse; the message is one line naming the file and the fix.
+
+    ``kind`` is the problem kind of :mod:`vzskill.errors` (``"corrupt"`` when the bytes prove the
+    file is not of any supported format, ``"unsupported"`` for a valid file a parser cannot read).
+    """
+
+    def __init__(self, message: str, *, kind: str = "corrupt", fix: str | None = None) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.fix = fix if fix is not None else (message.split(" -> ", 1)[1] if " -> " in message else None)
+
+
+@dataclass(frozen=True)
+class Sniffed:
+    """What the first bytes said: the format ``kind`` and the object ``size`` (None when not read)."""
+
+    kind: str
+    size: int | None = None
+
+
+def kind_from_suffix(url: str) -> str | None:
+    """``'zarr'``, ``'zarr-zip'``, ``'kerchunk-json'``, ``'kerchunk-parquet'`` from the extension, else None."""
+    low = url.lower().rstrip("/")
+    if low.endswith(".zarr.zip"):
+        return "zarr-zip"
+    if low.endswith(".zarr"):
+        return "zarr"
+    if low.endswith(KERCHUNK_JSON_SUFFIXES):
+        return "kerchunk-json"
+    if low.endswith((".parq", ".parquet")):
+        return "kerchunk-parquet"
+    return None
+
+
+def kind_from_magic(head: bytes) -> str | None:
+    """``'hdf5'``, ``'netcdf3'``, ``'fits'``, ``'hdf4'`` from the signature bytes, else None."""
+    if head.startswith(HDF5_MAGIC[:4]):
+        return "hdf5"
+    if head[:4] in NETCDF3_MAGICS:
+        return "netcdf3"
+    if head.startswith(FITS_MAGIC):
+        return "fits"
+    if head.startswith(HDF4_MAGIC):
+        return "hdf4"
+    return None
+
+
+def _is_local_zarr_dir(url: str) -> bool:
+    if not url.startswith("file://"):
+        return False
+    path = local_path(url)
+    return os.path.isdir(path) and (
+        os.path.exists(os.path.join(path, "zarr.json")) or os.path.exists(os.path.join(path, ".zgroup"))
+    )
+
+
+def read_range(url: str, registry: Any, n: int = 8) -> tuple[bytes, int | None]:
+    """The first ``n`` bytes of ``url`` (fewer for a shorter object) and the object's size, in one request.
+
+    Raises ``FileNotFoundError`` for a missing object and :class:`ParseError` for an empty one.
+    """
+    import obstore
+    from obstore.exceptions import GenericError
+
+    store, path = registry.resolve(url)
+    try:
+        result = obstore.get(store, path, options={"range": (0, n)})
+        size = result.meta.get("size")
+        return bytes(result.bytes()), int(size) if size is not None else None
+    except GenericError as exc:  # a range past the end of a short/empty object
+        size = int(obstore.head(store, path)["size"])  # FileNotFoundError for a missing object
+        if size == 0:
+            fix = "re-download or regenerate it, or remove it from the list"
+            raise ParseError(f"{display_name(url)}: empty file (0 bytes) -> {fix}", fix=fix) from exc
+        return bytes(obstore.get_range(store, path, start=0, length=min(n, size))), size
+
+
+def read_head(url: str, registry: Any, n: int = 8) -> bytes:
+    """The first ``n`` bytes of ``url``, read through ``registry`` (see :func:`read_range`)."""
+    return read_range(url, registry, n)[0]
+
+
+def sniff(url: str, registry: Any = None, access: Access | None = None) -> Sniffed:
+    """The format of ``url`` (and its size when its first bytes had to be read).
+
+    Raises :class:`ParseError` (one line) for content of no supported format, ``FileNotFoundError``
+    for a missing object.
+    """
+    url = normalize_url(url)
+    kind = kind_from_suffix(url)
+    if kind is not None:
+        return Sniffed(kind)
+    if _is_local_zarr_dir(url):
+        return Sniffed("zarr")
+    if registry is None:
+        from vzskill.registry import build_registry
+
+        registry = build_registry([url], access)
+    head, size = read_range(url, registry)
+    kind = kind_from_magic(head)
+    if kind is None:
+        fix = "check the download (an HTML error page or a text file saved as .nc?), or remove it from the list"
+        raise ParseError(
+            f"{display_name(url)}: not a NetCDF/HDF5/FITS file (starts with {head[:8]!r}) -> {fix}", fix=fix
+        )
+    return Sniffed(kind, size)
+
+
+def detect_kind(url: str, registry: Any = None, access: Access | None = None) -> str:
+    """``'hdf5'``, ``'netcdf3'``, ``'fits'``, ``'kerchunk-json'``, ``'kerchunk-parquet'``, ``'zarr'``...
+
+    Extensions decide for Kerchunk references and Zarr stores; everything else by magic bytes
+    (the first 8 bytes, read through ``registry``). Raises :class:`ParseError` (one line) for a
+    file of unknown type, ``FileNotFoundError`` for a missing one.
+    """
+    return sniff(url, registry, access).kind
+
+
+def make_parser(
+    kind: str,
+    *,
+    group: str | None = None,
+    drop_variables: Iterable[str] | None = None,
+    links_and_references: bool = False,
+) -> Parser:
+    """A VirtualiZarr parser instance for ``kind`` (see :func:`parser_for`).
+
+    Parameters
+    ----------
+    kind
+        A format name returned by :func:`detect_kind`.
+    group
+        The HDF5/NetCDF4/Zarr group (or FITS HDU) to parse; None = the root.
+    drop_variables
+        Variables the parser skips (``HDFParser(drop_variables=)``, ``skip_variables=`` elsewhere).
+    links_and_references
+        ``HDFParser(links_and_references=)`` (dimension scales through object references).
+
+    Returns
+    -------
+    Parser
+        A callable ``parser(url=..., registry=...) -> ManifestStore``.
+    """
+    from virtualizarr import parsers as P
+
+    drop = list(drop_variables) if drop_variables else None
+    if kind == "hdf5":
+        return P.HDFParser(group=group, drop_variables=drop, links_and_references=links_and_references)
+    if kind == "netcdf3":
+        return P.NetCDF3Parser(group=group, skip_variables=drop)
+    if kind == "fits":
+        return P.FITSParser(group=group, skip_variables=drop)
+    if kind == "kerchunk-json":
+        return P.KerchunkJSONParser(group=group, skip_variables=drop)
+    if kind == "kerchunk-parquet":
+        return P.KerchunkParquetParser(group=group, skip_variables=drop)
+    if kind == "zarr":
+        return P.ZarrParser(group=group, skip_variables=drop)
+    if kind == "zarr-zip":
+        return P.ZippedZarrParser(group=group, skip_variables=drop)  # type: ignore[call-arg]
+    if kind == "hdf4":
+        return P.HDF4Parser(group=group, skip_variables=drop)  # type: ignore[call-arg]
+    raise ValueError(f"no parser for kind {kind!r}")
+
+
+def parser_for(
+    url: str | os.PathLike[str],
+    registry: Any = None,
+    *,
+    group: str | None = None,
+    drop_variables: Iterable[str] | None = None,
+    access: Access | None = None,
+) -> Parser:
+    """The right VirtualiZarr parser for ``url`` (by extension for Kerchunk/Zarr, else by magic bytes).
+
+    ``b"\\x89HDF"`` -> ``HDFParser``, ``b"CDF\\x01"``/``b"CDF\\x02"`` -> ``NetCDF3Parser``,
+    ``b"SIMPLE"`` -> ``FITSParser``, ``.json`` -> ``KerchunkJSONParser``,
+    ``.parq``/``.parquet`` -> ``KerchunkParquetParser``, Zarr store -> ``ZarrParser``.
+
+    Parameters
+    ----------
+    url
+        Path or URL of the source.
+    registry
+        ObjectStoreRegistry used to read the first bytes; built from ``url`` and ``access`` if None.
+    group, drop_variables
+        Passed to the parser (see :func:`make_parser`).
+    access
+        Credentials/endpoint for building the registry.
+
+    Returns
+    -------
+    Parser
+        A VirtualiZarr parser instance.
+    """
+    kind = detect_kind(os.fspath(url), registry, access)
+    return make_parser(kind, group=group, drop_variables=drop_variables)
