@@ -333,3 +333,154 @@ def test_conflicts_beyond_the_retries_commit_nothing(tmp_path: Path, series: lis
     assert len(calls) == 2
     assert _history(tmp_path / "repo")[:3] == ["another writer", "another writer", "vzskill: virtualize 2 file(s) along time"]
     _assert_equal(_read(tmp_path / "repo"), series[:2])
+
+
+# --------------------------------------------------------------------------- concat dim, grids, attributes, references
+
+SITE = Path(xr.__file__).resolve().parents[1]  # site-packages: real files we did not design
+
+
+def test_one_file_without_time_is_written_as_it_is(tmp_path: Path) -> None:
+    """xarray's own bears.nc (NetCDF3, dims i/j/l, no time): one file needs no concat dimension."""
+    import shutil
+
+    src = Path(shutil.copy(SITE / "xarray" / "tests" / "data" / "bears.nc", tmp_path / "bears.nc"))
+    result = virtualize([src], tmp_path / "repo")
+    assert result.concat_dim is None and result.concat_reason == "one file: no concat dimension"
+    assert result.containers == [tmp_path.as_uri() + "/"]
+    stored = _read(tmp_path / "repo")
+    direct = xr.open_dataset(src, engine="scipy", decode_cf=False)
+    numeric = [n for n, v in direct.variables.items() if v.dtype.kind in "iuf"]
+    assert {"aloan", "cross", "shot"} <= set(numeric)
+    for name in numeric:
+        np.testing.assert_array_equal(stored[name].values, direct[name].values, err_msg=name)
+    assert stored.attrs["history"] == direct.attrs["history"]
+
+
+def test_concat_dim_is_inferred_and_said(tmp_path: Path, series: list[Path]) -> None:
+    result = virtualize(series[:3], tmp_path / "repo")  # no concat_dim given
+    assert result.concat_dim == "time" and result.concat_reason == "time: its values differ between files"
+    assert result.to_dict()["concat_reason"] == result.concat_reason
+    _assert_equal(_read(tmp_path / "repo"), series[:3])
+    appended = virtualize(series[3:4], tmp_path / "repo", append=True)  # inferred from stored data + new file
+    assert appended.concat_dim == "time" and "stored data and new files" in appended.concat_reason
+    _assert_equal(_read(tmp_path / "repo"), series[:4])
+
+
+def test_same_coordinates_everywhere_cannot_be_inferred(tmp_path: Path, series: list[Path]) -> None:
+    with pytest.raises(VirtualizeError, match=r"cannot infer the concat dimension.*-> pass concat_dim=\.\.\. / --concat-dim"):
+        virtualize([series[0], series[0]], tmp_path / "repo")
+    assert not (tmp_path / "repo").exists()
+
+
+def _ensemble(tmp_path: Path, data_dir: Path) -> list[list[str]]:
+    import shutil
+
+    grid = []
+    for m in (0, 1):
+        (tmp_path / "ens" / f"ens{m}").mkdir(parents=True)
+        row = sorted((data_dir / "ensemble" / f"ens{m}").glob("*.nc"))
+        grid.append([shutil.copy(f, tmp_path / "ens" / f"ens{m}" / f.name) for f in row])
+    return grid
+
+
+def test_member_by_time_grid(tmp_path: Path, data_dir: Path) -> None:
+    grid = _ensemble(tmp_path, data_dir)
+    result = virtualize(grid, tmp_path / "repo", concat_dim=["member", "time"], coords={"member": ["m0", "m1"]})
+    assert result.concat_dim == ["member", "time"] and "member" in result.concat_reason
+    assert result.dims == {"member": 2, "time": 8, "lat": 20, "lon": 30}
+    assert result.dropped_attrs == ["member", "source"]  # differ between files: dropped, not the first file's
+    stored = _read(tmp_path / "repo")
+    assert list(stored["member"].values) == ["m0", "m1"] and "member" not in stored.attrs
+    for m, row in enumerate(grid):
+        direct = xr.concat([xr.open_dataset(f, engine="h5netcdf").load() for f in row], dim="time")
+        np.testing.assert_array_equal(stored["temperature"].isel(member=m).values, direct["temperature"].values)
+        np.testing.assert_array_equal(stored["precipitation"].isel(member=m).values, direct["precipitation"].values)
+    assert stored["lat"].dims == ("lat",) and stored["time"].dims == ("time",)
+
+
+def test_grid_needs_one_concat_dim_per_level(tmp_path: Path, data_dir: Path) -> None:
+    grid = _ensemble(tmp_path, data_dir)
+    with pytest.raises(VirtualizeError, match=r"one concat dimension per level"):
+        virtualize(grid, tmp_path / "repo")
+    assert not (tmp_path / "repo").exists()
+
+
+def _with_attrs(src: Path, dest: Path, **attrs: str) -> Path:
+    import shutil
+
+    import h5py
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy(src, dest)
+    with h5py.File(dest, "r+") as f:  # root attributes only: the chunks stay where they are
+        for k, v in attrs.items():
+            f.attrs[k] = v
+    return dest
+
+
+def test_attributes_drop_conflicts_on_write_and_append(tmp_path: Path, series: list[Path]) -> None:
+    d = tmp_path / "src"
+    a = _with_attrs(series[0], d / series[0].name, title="first", history="made a", institution="X")
+    b = _with_attrs(series[1], d / series[1].name, title="second", history="made b", institution="X")
+    c = _with_attrs(series[2], d / series[2].name, title="third", institution="X", references="paper c")
+    result = virtualize([a, b], tmp_path / "repo")
+    assert result.dropped_attrs == ["history", "source", "title"]  # the fixture's 'source' differs per file too
+    stored = _read(tmp_path / "repo")
+    assert stored.attrs["institution"] == "X" and stored.attrs["Conventions"] == "CF-1.8"
+    assert not {"title", "history", "source"} & set(stored.attrs)
+
+    appended = virtualize([c], tmp_path / "repo", append=True)
+    stored = _read(tmp_path / "repo")
+    assert "title" not in stored.attrs  # dropped before: the appended file's title does not come back
+    assert stored.attrs["institution"] == "X" and stored.attrs["references"] == "paper c"  # equal kept, new added
+    assert appended.dropped_attrs == ["history", "source", "title"]
+    _assert_equal(stored, series[:3])
+
+
+def test_append_keeps_stored_attributes_the_new_file_lacks(tmp_path: Path, series: list[Path]) -> None:
+    d = tmp_path / "src"
+    a = _with_attrs(series[0], d / series[0].name, title="series", comment="kept")
+    b = _with_attrs(series[1], d / series[1].name, title="series")
+    virtualize([a], tmp_path / "repo")
+    result = virtualize([b], tmp_path / "repo", append=True, concat_dim="time")
+    stored = _read(tmp_path / "repo")
+    assert stored.attrs["title"] == "series" and stored.attrs["comment"] == "kept" and result.dropped_attrs == ["source"]
+
+
+def _kerchunk_refs(data: list[Path], refs_dir: Path) -> list[str]:
+    import json
+
+    from kerchunk.hdf import SingleHdf5ToZarr
+
+    refs_dir.mkdir(parents=True, exist_ok=True)
+    out = []
+    for f in data:
+        refs = SingleHdf5ToZarr(str(f), f.as_uri()).translate()
+        path = refs_dir / (f.stem + ".json")
+        path.write_text(json.dumps(refs))
+        out.append(str(path))
+    return out
+
+
+def test_kerchunk_refs_pointing_to_another_folder(tmp_path: Path, series: list[Path]) -> None:
+    import shutil
+
+    data = [Path(shutil.copy(f, (tmp_path / "data").mkdir(exist_ok=True) or tmp_path / "data" / f.name)) for f in series[:2]]
+    refs = _kerchunk_refs(data, tmp_path / "refs")
+    result = virtualize(refs, tmp_path / "repo", concat_dim="time")
+    assert (tmp_path / "data").as_uri() + "/" in result.containers
+    assert declared_prefixes(storage_for(tmp_path / "repo")) == sorted(result.containers)
+    _assert_equal(_read(tmp_path / "repo"), data)
+
+
+def test_kerchunk_refs_to_missing_data_name_it(tmp_path: Path, series: list[Path]) -> None:
+    import shutil
+
+    data = [Path(shutil.copy(f, (tmp_path / "data").mkdir(exist_ok=True) or tmp_path / "data" / f.name)) for f in series[:2]]
+    refs = _kerchunk_refs(data, tmp_path / "refs")
+    data[1].unlink()
+    with pytest.raises(VirtualizeError) as err:
+        virtualize(refs, tmp_path / "repo", concat_dim="time")
+    assert data[1].name in str(err.value) and "\n" not in str(err.value) and " -> " in str(err.value)
+    assert not (tmp_path / "repo").exists()

@@ -83,7 +83,10 @@ def combine(
             out = flat[0]
         else:
             nested = datasets if len(choice.dims) > 1 or is_nested(datasets) else flat
-            out = xr.combine_nested(nested, concat_dim=list(choice.dims), **_COMBINE_KW)
+            kw = dict(_COMBINE_KW)
+            if choice.new_dims:  # xarray refuses data_vars='minimal' along a new dimension: every data var gets it
+                kw["data_vars"] = "all"
+            out = xr.combine_nested(nested, concat_dim=list(choice.dims), **kw)
     else:
         raise VirtualizeError(f"unknown combine {how!r} -> 'nested' or 'by_coords'")
     for dim, values in (coords or {}).items():
