@@ -20,6 +20,7 @@ HALF_WRITTEN              refused, but main has a new commit or arrays
 INCONSISTENT              check reported errors, virtualize wrote anyway
 UNREADABLE                committed, reading the repository with zarr fails
 VERIFY_ERROR              committed and readable, verify could not run (fatal)
+UNVERIFIED                verify not ok only because it compared nothing for some variable (skipped)
 FALSE_MISMATCH            verify reports mismatches, the independent comparison finds equal values
 MISMATCH                  verify reports mismatches and they are real: wrong references committed
 FALSE_OK                  verify ok but compared nothing, or values differ independently, or a
@@ -43,7 +44,7 @@ from tests import corpus_truth
 PASSING = ("VERIFIED", "REFUSED")
 OWNER = {  # who fixes it (session 2026-12-02 board): A verify, B check, C parse/errors, D write/CLI
     "TRACEBACK": "C", "BAD_MESSAGE": "C", "BAD_FIX": "C", "MISMATCH": "C", "HALF_WRITTEN": "D", "INCONSISTENT": "D",
-    "UNREADABLE": "C", "VERIFY_ERROR": "A", "FALSE_MISMATCH": "A", "FALSE_OK": "A",
+    "UNREADABLE": "C", "VERIFY_ERROR": "A", "UNVERIFIED": "A", "FALSE_MISMATCH": "A", "FALSE_OK": "A",
 }
 _FIX_RE = re.compile(r"\b(drop_variables|loadable_variables|skip_variables)\s*=\s*(\[[^\]]*\])")
 _CORRUPT_RE = re.compile(r"\b(corrupt|damaged|not a valid)\b", re.IGNORECASE)
@@ -155,6 +156,11 @@ def _verify_written(f: Path, kind: str, repo: Path, result: Any, dropped: list[s
     if report.fatal:
         return _fail("VERIFY_ERROR", f"verify could not run: {report.fatal}", "verify")
     if not report.ok:
+        skipped = getattr(report, "skipped", None) or {}
+        if not report.mismatches and not report.errors and not report.stale and skipped:
+            what = "; ".join(f"{v}: {', '.join(r)}" for v, r in list(skipped.items())[:2]) if isinstance(skipped, dict) else str(skipped[:2])
+            return _fail("UNVERIFIED", f"verify did not compare {what} (data equal read independently: "
+                         f"{len(cmp.compared)} array(s))" if cmp.equal else f"verify did not compare {what}", "verify", "A")
         first = (report.mismatches[0].message if report.mismatches else report.errors[0].message if report.errors
                  else report.stale[0].message if report.stale else "not ok")
         if cmp.equal and not cmp.differ:
@@ -162,7 +168,7 @@ def _verify_written(f: Path, kind: str, repo: Path, result: Any, dropped: list[s
         return _fail("MISMATCH", f"verify: {first}; independently: {'; '.join(cmp.differ[:2]) or 'no values'}", "verify")
     compared = getattr(report, "compared", None)
     unknown = compared is None
-    n = report.n_chunks if unknown else compared
+    n = report.n_chunks if unknown else sum(compared.values()) if isinstance(compared, dict) else compared
     if cmp.differ:
         return _fail("FALSE_OK", f"verify ok but independently {'; '.join(cmp.differ[:2])}", "compare")
     if cmp.extra_in_repo:
@@ -175,7 +181,7 @@ def _verify_written(f: Path, kind: str, repo: Path, result: Any, dropped: list[s
         return _fail("FALSE_OK", "committed a repository with no arrays (the file holds no data) and said ok -> "
                      "should refuse: nothing to virtualize", "virtualize", "D")
     if not n:
-        skipped = "; ".join(report.skipped[:1]) if report.skipped else ""
+        skipped = "; ".join(list(report.skipped)[:1]) if report.skipped else ""
         return _fail("FALSE_OK", f"verify ok but compared 0 chunks ({cmp.n_values} values equal independently)"
                      + (f"; skipped: {skipped}" if skipped else ""), "verify")
     if cmp.n_values == 0:
@@ -269,11 +275,29 @@ def _refused(f: Path, kind: str, work: Path, message: str, extra: dict[str, Any]
         out.fix = f"{fixed} -> VERIFIED"
         return out
     if then.outcome == "REFUSED":
+        if _nothing_left(f, kind, fixed):  # the fix dropped every data variable: refusing again is right
+            out.fix = f"{fixed} -> refused again, nothing else in the file ({_one_line(then.reason, 100)})"
+            return out
         if then.fix.endswith("-> VERIFIED"):
             out.fix = f"{fixed} then {then.fix}"
             return out
         return _fail("BAD_FIX", f"fix {fixed} -> refused again: {then.reason}", "fix")
+    if then.outcome == "FALSE_OK" and _nothing_left(f, kind, fixed):
+        return _fail("BAD_FIX", f"fix {fixed} drops every data variable -> virtualize committed an empty repository and said "
+                     "ok (should refuse: nothing to virtualize; or the first message should not offer the drop)", "fix", "D")
     return _fail("BAD_FIX", f"fix {fixed} -> {then.outcome}: {then.reason}", "fix", then.owner or "C")
+
+
+def _nothing_left(f: Path, kind: str, fixed: dict[str, Any]) -> bool:
+    """True when dropping ``fixed['drop_variables']`` leaves no variable of the source (read by its own library)."""
+    dropped = set(fixed.get("drop_variables") or [])
+    if not dropped or kind not in ("hdf5", "netcdf3", "fits"):
+        return False
+    try:
+        names = set(corpus_truth.source_variables(f, kind))
+    except Exception:  # noqa: BLE001
+        return False
+    return not (names - dropped)
 
 
 def run_file(src: Path, kind: str, work: Path, base: dict[str, Any] | None = None) -> Outcome:

@@ -29,6 +29,7 @@ class SourceVar:
     values: np.ndarray
     attrs: dict[str, Any] = field(default_factory=dict)
     scaled: bool = False  # FITS: values already scaled to physical float64
+    error: str | None = None  # this variable could not be read by the format's own library
 
 
 @dataclass
@@ -103,12 +104,19 @@ def _fits_vars(path: Path) -> dict[str, SourceVar]:
         warnings.simplefilter("ignore")
         with fits.open(path, do_not_scale_image_data=True) as hdul:
             for name, hdu in zip(fits_hdu_names(hdul), hdul):
-                if hdu.header.get("NAXIS", 0) == 0 or hdu.data is None:
+                try:
+                    if hdu.header.get("NAXIS", 0) == 0 or hdu.data is None:
+                        continue
+                except Exception as exc:  # noqa: BLE001 - e.g. a truncated data part: only matters if the repo holds it
+                    out[name] = SourceVar(np.zeros(0), error=f"{type(exc).__name__}: {exc}")
                     continue
                 h = hdu.header
                 if getattr(hdu, "columns", None) is not None:  # a table: the converted column values
                     names = list(hdu.columns.names)
-                    out[name] = SourceVar(np.rec.fromarrays([np.asarray(hdu.data[n]) for n in names], names=names))
+                    try:
+                        out[name] = SourceVar(np.rec.fromarrays([np.asarray(hdu.data[n]) for n in names], names=names))
+                    except Exception as exc:  # noqa: BLE001 - multi-dim / variable-length columns
+                        out[name] = SourceVar(np.zeros(0), error=f"table not comparable: {type(exc).__name__}: {exc}")
                     continue
                 data = np.asarray(hdu.data)
                 if "BSCALE" in h or "BZERO" in h:
@@ -270,6 +278,9 @@ def compare(source: Path, kind: str, repo_path: Path, *, dropped: list[str] | No
             out.extra_in_repo.append(name)
             continue
         s = src[name]
+        if s.error:
+            out.differ.append(f"{name}: in the repo, but its own library cannot read it: {s.error}")
+            continue
         sv = np.asarray(s.values)
         if values.shape != sv.shape:
             out.differ.append(f"{name}: shape {values.shape} in repo, {sv.shape} in source")
