@@ -77,8 +77,6 @@ KNOWN_GAPS: dict[str, str] = {
         "C: BAD_MESSAGE gzip file, the refusal does not say to decompress it: check found 1 error(s), nothing written: dist_lookup.fit",
     "astropy/wcs/tests/data/header_with_time.fits":
         "D: no data HDU: virtualize commits an empty repo and says ok",
-    "astropy/wcs/tests/data/header_with_time_wcslib71.fits":
-        "D: no data HDU: virtualize commits an empty repo and says ok",
     "astropy/wcs/tests/data/too_many_pv.hdr":
         "D: the drop fix leaves no data: virtualize commits an empty repo and says ok",
     "astropy/wcs/tests/data/unit.hdr":
