@@ -25,23 +25,26 @@ from vzskill.write import VirtualizeError, virtualize
 ASTROPY_DATA = Path(fits.__file__).parent / "tests" / "data"
 
 
-def _fits_message(name: str, compression: str) -> str:
+def _fits_message(name: str, compression: str, var: str = "COMPRESSED_IMAGE", index: int = 1) -> str:
     return (
-        f"{name}: variable 'COMPRESSED_IMAGE' is a tile-compressed FITS image ({compression}, CompImageHDU): "
+        f"{name}: variable '{var}' is a tile-compressed FITS image ({compression}, CompImageHDU): "
         "VirtualiZarr's FITS parser cannot virtualize tile-compressed images (its references point at the compressed "
-        "tiles as if they were raw pixels) -> decompress it with astropy (data = fits.open(f)[1].data; "
-        "fits.writeto('uncompressed.fits', data, header)) and virtualize the uncompressed copy, or skip it "
-        "(drop_variables=['COMPRESSED_IMAGE']) or the file"
+        f"tiles as if they were raw pixels) -> decompress it with astropy (hdu = fits.open(f)[{index}]; "
+        "fits.writeto('uncompressed.fits', hdu.data, hdu.header)) and virtualize the uncompressed copy, or skip it "
+        f"(drop_variables=['{var}']) or the file"
     )
 
 
-@pytest.mark.parametrize("name", ["comp.fits", "compressed_image.fits"])
-def test_astropy_tile_compressed_fits_is_refused(name: str) -> None:
-    """comp.fits points past its end; compressed_image.fits stays inside it: both refused by the header."""
+@pytest.mark.parametrize("name, var", [("comp.fits", "COMPRESSED_IMAGE"), ("compressed_image.fits", "COMPRESSED_IMAGE"),
+                                       ("double_ext.fits", "ccd00")])
+def test_astropy_tile_compressed_fits_is_refused(name: str, var: str) -> None:
+    """comp.fits points past its end; compressed_image.fits stays inside it; double_ext.fits names the image by
+    its own EXTNAME (the table is 'COMPRESSED_IMAGE'): all refused by the header."""
     report = check([ASTROPY_DATA / name])
     assert report.exit_code == 1
-    assert [f.message for f in report.errors] == [_fits_message(name, "RICE_1")]
-    assert report.errors[0].kind == "fits_tile_compressed" and report.errors[0].variable == "COMPRESSED_IMAGE"
+    assert [f.message for f in report.errors] == [_fits_message(name, "RICE_1", var)]
+    assert report.errors[0].kind == "fits_tile_compressed" and report.errors[0].variable == var
+    assert check([ASTROPY_DATA / name], drop_variables=[var]).ok  # skipping it works
 
 
 def test_written_comp_image_hdu_refused_and_the_fix_works(tmp_path: Path) -> None:
@@ -56,7 +59,8 @@ def test_written_comp_image_hdu_refused_and_the_fix_works(tmp_path: Path) -> Non
     # the fix, as the message says it
     with fits.open(packed) as hdul:
         plain = tmp_path / "uncompressed.fits"
-        fits.writeto(plain, hdul[1].data, hdul[1].header)
+        hdu = hdul[1]
+        fits.writeto(plain, hdu.data, hdu.header)
     assert check([plain]).ok
     virtualize([plain], tmp_path / "repo")
     repo = open_repo(icechunk.local_filesystem_storage(str(tmp_path / "repo")))

@@ -17,10 +17,11 @@ from vzskill.sources import local_path
 __all__ = ["tile_compressed", "tile_compressed_findings"]
 
 
-def _open(url: str, registry: Any) -> Any:
+def _open(url: str, registry: Any, *, raw: bool) -> Any:
+    """The HDU list, headers only; ``raw`` shows tile-compressed images as the binary tables they are."""
     from astropy.io import fits
 
-    options = {"disable_image_compression": True, "do_not_scale_image_data": True, "lazy_load_hdus": True}
+    options = {"disable_image_compression": raw, "do_not_scale_image_data": True, "lazy_load_hdus": True}
     if url.startswith("file://"):
         return fits.open(local_path(url), memmap=False, **options)
     from obspec_utils.readers import BlockStoreReader
@@ -31,8 +32,18 @@ def _open(url: str, registry: Any) -> Any:
     return fits.open(BlockStoreReader(store=store, path=path), **options)
 
 
-def tile_compressed(url: str, registry: Any = None) -> dict[str, str]:
-    """``{variable name: compression (ZCMPTYPE)}`` of the tile-compressed image HDUs of a FITS file.
+def _parser_names(url: str, registry: Any) -> list[str]:
+    """HDU names as VirtualiZarr's FITS parser gives them (EXTNAME or index; repeats qualified by index)."""
+    names: list[str] = []
+    with _open(url, registry, raw=False) as hdulist:
+        for index, hdu in enumerate(hdulist):
+            name = hdu.name or str(index)
+            names.append(f"{name}_{index}" if name in names else name)
+    return names
+
+
+def tile_compressed(url: str, registry: Any = None) -> dict[str, tuple[int, str]]:
+    """``{variable name: (HDU index, compression (ZCMPTYPE))}`` of the tile-compressed image HDUs of a FITS file.
 
     Parameters
     ----------
@@ -44,21 +55,21 @@ def tile_compressed(url: str, registry: Any = None) -> dict[str, str]:
     Returns
     -------
     dict
-        Names as VirtualiZarr's FITS parser names the variables (EXTNAME, or the HDU index;
-        repeats qualified by the index). Empty when no HDU is tile-compressed.
+        Names as VirtualiZarr's FITS parser names the variables (matched by HDU index: the
+        decompressed view's EXTNAME, or the index; repeats qualified by the index). Empty when no
+        HDU is tile-compressed.
     """
-    out: dict[str, str] = {}
-    names: list[str] = []
-    with _open(url, registry) as hdulist:
+    compressed: dict[int, str] = {}
+    with _open(url, registry, raw=True) as hdulist:
         for index, hdu in enumerate(hdulist):
-            name = hdu.name or str(index)
-            if name in names:
-                name = f"{name}_{index}"
-            names.append(name)
             header = hdu.header
             if header.get("XTENSION") == "BINTABLE" and header.get("ZIMAGE") is True:
-                out[name] = str(header.get("ZCMPTYPE", "unknown compression")).strip()
-    return out
+                compressed[index] = str(header.get("ZCMPTYPE", "unknown compression")).strip()
+    if not compressed:
+        return {}
+    # the parser sees the decompressed view, named by the image's own EXTNAME (ZEXTNAME), not the table's
+    names = _parser_names(url, registry)
+    return {names[i]: (i, kind) for i, kind in compressed.items() if i < len(names)}
 
 
 def tile_compressed_findings(parsed: ParsedFile, name: str, registry: Any = None) -> list[Finding]:
@@ -67,12 +78,12 @@ def tile_compressed_findings(parsed: ParsedFile, name: str, registry: Any = None
         return []
     compressed = tile_compressed(parsed.url, registry)
     findings = []
-    for var, compression in compressed.items():
+    for var, (index, compression) in compressed.items():
         if var not in parsed.dataset.variables:
             continue
         fix = (
-            "decompress it with astropy (data = fits.open(f)[1].data; fits.writeto('uncompressed.fits', data, "
-            f"header)) and virtualize the uncompressed copy, or skip it (drop_variables=['{var}']) or the file"
+            f"decompress it with astropy (hdu = fits.open(f)[{index}]; fits.writeto('uncompressed.fits', hdu.data, "
+            f"hdu.header)) and virtualize the uncompressed copy, or skip it (drop_variables=['{var}']) or the file"
         )
         findings.append(Finding(
             "error", parsed.url, var, "fits_tile_compressed",
