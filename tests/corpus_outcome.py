@@ -236,8 +236,8 @@ def run_pipeline(f: Path, kind: str, work: Path, *, extra: dict[str, Any] | None
         if not _is_ours(exc):
             return _traceback(exc, "virtualize", "D")
         message = str(exc)
-        if (bad := judge_refusal(message, f, kind, repo)) is not None:
-            return bad
+        if (verdict := judge_refusal(message, f, kind, repo)) is not None:
+            return verdict
         return _refused(f, kind, work, message, extra, depth, base)
     if check_ok is False:
         return _fail("INCONSISTENT", "check reported errors but virtualize wrote a commit", "virtualize")
@@ -249,7 +249,7 @@ def _inspect(urls: list[Path]) -> list[Any]:
     try:
         from vzskill.inventory import inspect_files  # type: ignore[import-not-found]
     except ImportError:
-        from vzskill.inspect import inspect_files
+        from vzskill.inspect import inspect_files  # type: ignore[assignment]
     return inspect_files(urls)
 
 

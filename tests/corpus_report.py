@@ -11,7 +11,7 @@ import logging
 import tempfile
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.corpus_outcome import run_file
@@ -41,7 +41,7 @@ def main() -> int:
         print("\n".join(format_outcomes(rows)))
         print(f"{len(rows)} files in {total:.1f} s")
         return 0
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     print(f"# Corpus findings (run {stamp})\n")
     print(f"{corpus.summary()}; {len(rows)} files in {total:.1f} s.")
     print("Reproduce one file: `.venv/bin/python -m tests.corpus_report --only <path>`; the whole table: "

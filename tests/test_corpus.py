@@ -275,7 +275,7 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[s
 
     def run(calls: list[tuple[Path, list[str]]]) -> list[tuple[int, str, str]]:
         payload = json.dumps([[str(cwd), argv] for cwd, argv in calls])
-        proc = subprocess.run([sys.executable, "-c", _DRIVER, payload], capture_output=True, text=True, timeout=600)
+        proc = subprocess.run([sys.executable, "-c", _DRIVER, payload], check=False, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"CLI driver failed: {proc.stderr.strip()[-300:]}"
         return [tuple(r) for r in json.loads(proc.stdout.strip().splitlines()[-1])]
 
@@ -289,8 +289,8 @@ def cli_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[tuple[s
     ok = [rel for rel in work if runs[rel][1][1] == 0]
     for rel, res in zip(ok, run([(work[rel], ["verify", "--json", "--repo", "repo"]) for rel in ok]) if ok else []):
         runs[rel].append(("verify", *res))
-    for rel in work:
-        runs[rel].append(("_dir", 0, str(work[rel]), ""))
+    for rel, d in work.items():
+        runs[rel].append(("_dir", 0, str(d), ""))
     return runs
 
 
@@ -321,7 +321,7 @@ def test_cli_on_corpus_file(rel: str, cli_runs: dict[str, list[tuple[str, int, s
 
 def test_cli_driver_captures_stderr(cli_runs: dict[str, list[tuple[str, int, str, str]]]) -> None:
     """The fd capture works: a verify of a missing repository exits non-zero with its one stderr line captured."""
-    _, rc, out, err = cli_runs["_probe"][0]
+    _, rc, _out, err = cli_runs["_probe"][0]
     assert rc != 0 and len([ln for ln in err.splitlines() if ln.strip()]) == 1 and "vzskill" in err, (rc, err)
     assert _cli_problems("x", 1, "{}", "Traceback (most recent call last):\n  ...") != []
     assert _cli_problems("x", 1, "{}", "one line\nsecond line") != []
@@ -334,7 +334,7 @@ def test_cli_console_script(tmp_path: Path) -> None:
     cf = next(c for c in CORPUS.files if c.id == "h5py/tests/data_files/compound-dtype-complex.h5")
     shutil.copyfile(cf.path, tmp_path / cf.path.name)
     exe = Path(sys.executable).with_name("vzskill")
-    proc = subprocess.run([str(exe), "virtualize", "--json", "--repo", "repo", cf.path.name], cwd=tmp_path,
+    proc = subprocess.run([str(exe), "virtualize", "--json", "--repo", "repo", cf.path.name], check=False, cwd=tmp_path,
                           capture_output=True, text=True, timeout=200)
     problems = _cli_problems("virtualize", proc.returncode, proc.stdout, proc.stderr)
     assert proc.returncode != 0
