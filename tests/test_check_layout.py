@@ -156,3 +156,17 @@ def test_flatten_nest_grid_shape() -> None:
         nest(["a"], grid)
     with pytest.raises(LayoutError, match=r"position \[0, 1\] has 2 item\(s\)"):
         grid_shape([[["a"], ["b", "c"]]])
+
+
+def test_parse_errors_come_first_no_layout_error_next_to_them(tmp_path: Path, series_files: list[Path]) -> None:
+    from vzskill.parse import ParsedFile
+
+    a, b, text = tmp_path / "a.nc", tmp_path / "b.nc", tmp_path / "c.nc"
+    shutil.copy(series_files[0], a)
+    shutil.copy(series_files[0], b)
+    text.write_text("not a netcdf file\n")
+    report = check([a, b, text])
+    assert [f.kind for f in report.errors] == ["unreadable"] and report.errors[0].file == text.as_uri()
+    assert report.concat_reason == "not resolved: some files could not be parsed"
+    failed = check([ParsedFile(url="file:///tmp/x.nc", error="x.nc: broken -> fix")])
+    assert [f.message for f in failed.findings] == ["x.nc: broken -> fix"]

@@ -25,13 +25,13 @@ from vzskill.write import VirtualizeError, virtualize
 ASTROPY_DATA = Path(fits.__file__).parent / "tests" / "data"
 
 
-def _fits_message(name: str, compression: str, var: str = "COMPRESSED_IMAGE", index: int = 1) -> str:
+def _fits_message(name: str, compression: str, var: str = "COMPRESSED_IMAGE", index: int = 1, alone: bool = True) -> str:
+    skip = "skip the file (it has no other data)" if alone else f"skip it (drop_variables=['{var}']) or the file"
     return (
         f"{name}: variable '{var}' is a tile-compressed FITS image ({compression}, CompImageHDU): "
         "VirtualiZarr's FITS parser cannot virtualize tile-compressed images (its references point at the compressed "
         f"tiles as if they were raw pixels) -> decompress it with astropy (hdu = fits.open(f)[{index}]; "
-        "fits.writeto('uncompressed.fits', hdu.data, hdu.header)) and virtualize the uncompressed copy, or skip it "
-        f"(drop_variables=['{var}']) or the file"
+        f"fits.writeto('uncompressed.fits', hdu.data, hdu.header)) and virtualize the uncompressed copy, or {skip}"
     )
 
 
@@ -44,7 +44,6 @@ def test_astropy_tile_compressed_fits_is_refused(name: str, var: str) -> None:
     assert report.exit_code == 1
     assert [f.message for f in report.errors] == [_fits_message(name, "RICE_1", var)]
     assert report.errors[0].kind == "fits_tile_compressed" and report.errors[0].variable == var
-    assert check([ASTROPY_DATA / name], drop_variables=[var]).ok  # skipping it works
 
 
 def test_written_comp_image_hdu_refused_and_the_fix_works(tmp_path: Path) -> None:
@@ -53,6 +52,13 @@ def test_written_comp_image_hdu_refused_and_the_fix_works(tmp_path: Path) -> Non
     fits.HDUList([fits.PrimaryHDU(), fits.CompImageHDU(data, compression_type="GZIP_1")]).writeto(packed)
     report = check([packed])
     assert [f.message for f in report.errors] == [_fits_message("packed.fits", "GZIP_1")]
+    # next to an uncompressed image, dropping the compressed one is offered - and works
+    mixed = tmp_path / "mixed.fits"
+    fits.HDUList([fits.PrimaryHDU(), fits.ImageHDU(data, name="PLAIN"),
+                  fits.CompImageHDU(data, compression_type="RICE_1", name="PACKED")]).writeto(mixed)
+    [f] = check([mixed]).errors
+    assert f.message == _fits_message("mixed.fits", "RICE_1", "PACKED", index=2, alone=False)
+    assert check([mixed], drop_variables=["PACKED"]).ok
     with pytest.raises(VirtualizeError):
         virtualize([packed], tmp_path / "refused")
     assert not (tmp_path / "refused").exists()  # nothing written

@@ -316,8 +316,12 @@ def _resolve_concat(report: CheckReport, like: Any, shape: tuple[int, ...], conc
         else:
             choice = infer_concat_dim(datasets, concat_dim)  # type: ignore[arg-type]
     except LayoutError as exc:
+        report.concat_dim = None
+        if len(good) < len(report.parsed):  # the parse errors come first: a file missing may be why
+            report.concat_reason = "not resolved: some files could not be parsed"
+            return [], []
         msg = str(exc)
-        report.concat_dim, report.concat_reason = None, "not resolved"
+        report.concat_reason = "not resolved"
         return [], [Finding("error", None, None, "concat_dim", msg, msg.split(" -> ", 1)[-1])]
     dims = list(choice.dims)
     findings = _near_misses(dims, file_dims) if concat_dim is not None and (len(good) > 1 or len(dims) > 1) else []

@@ -78,12 +78,14 @@ def tile_compressed_findings(parsed: ParsedFile, name: str, registry: Any = None
         return []
     compressed = tile_compressed(parsed.url, registry)
     findings = []
+    others = [v for v in parsed.dataset.data_vars if v not in compressed]
     for var, (index, compression) in compressed.items():
         if var not in parsed.dataset.variables:
             continue
+        skip = f"skip it (drop_variables=['{var}']) or the file" if others else "skip the file (it has no other data)"
         fix = (
             f"decompress it with astropy (hdu = fits.open(f)[{index}]; fits.writeto('uncompressed.fits', hdu.data, "
-            f"hdu.header)) and virtualize the uncompressed copy, or skip it (drop_variables=['{var}']) or the file"
+            f"hdu.header)) and virtualize the uncompressed copy, or {skip}"
         )
         findings.append(Finding(
             "error", parsed.url, var, "fits_tile_compressed",
