@@ -303,3 +303,20 @@ def test_by_coords_infers_the_concat_dim_like_xarray(series_files) -> None:
     report = check([*series_files, series_files[0].parent.parent / "variants" / "other_chunks.nc"], combine="by_coords", concat_dim=None)
     assert not report.ok
     assert any(f.message.startswith("other_chunks.nc: variable 'temperature' uses chunks (1, 20, 30)") for f in report.findings)
+
+
+def test_differing_global_attributes_one_warning_each(tmp_path: Path) -> None:
+    """Zarr stores may carry dict-valued attributes: compared too, one warning per attribute, never a crash."""
+    stores = []
+    for i in range(3):
+        ds = fixtures.sample_dataset(i)
+        ds.attrs = {"title": "same", "history": f"made {i}", "meta": {"run": i // 2}}
+        path = tmp_path / f"s{i}.zarr"
+        ds.to_zarr(path, zarr_format=3, consolidated=False)
+        stores.append(path)
+    report = check(stores)
+    assert report.ok and report.fatal is None, report.format_table()
+    warned = {f.message.split("'")[1]: f.message for f in report.findings if f.kind == "attribute"}
+    assert sorted(warned) == ["history", "meta"]
+    assert warned["history"].startswith("global attribute 'history' differs between files: 2 of 3 files differ from 'made 0'")
+    assert warned["meta"].startswith("global attribute 'meta' differs between files: 1 of 3 files differ from")

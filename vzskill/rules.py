@@ -335,6 +335,16 @@ def _order_along(ctx: Context, cd: str, row: list[int]) -> list[Finding]:
     return findings
 
 
+def _attr_key(value: Any) -> Any:
+    """A hashable form of an attribute value (dicts/lists from Zarr attrs by their repr)."""
+    key = hashable(scalar(value))
+    try:
+        hash(key)
+    except TypeError:
+        return repr(value)
+    return key
+
+
 def attributes(ctx: Context) -> list[Finding]:
     """Global attributes whose values differ between files: virtualize drops them (combine_attrs='drop_conflicts')."""
     if ctx.n < 2:
@@ -342,7 +352,7 @@ def attributes(ctx: Context) -> list[Finding]:
     values: dict[str, list[Any]] = {}
     for p in ctx.good:
         for name, value in p.dataset.attrs.items():  # type: ignore[union-attr]
-            values.setdefault(str(name), []).append(hashable(scalar(value)))
+            values.setdefault(str(name), []).append(_attr_key(value))
     findings = []
     for name, vals in values.items():
         counts = Counter(vals)
