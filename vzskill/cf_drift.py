@@ -99,7 +99,10 @@ def decode(values: np.ndarray, attrs: dict[str, Any], name: str = "v") -> np.nda
 
     keep = {k: v for k, v in attrs.items() if k in CF_ATTRS}
     if isinstance(keep.get("_FillValue"), str):
-        keep["_FillValue"] = float(keep["_FillValue"])
+        try:
+            keep["_FillValue"] = float(keep["_FillValue"])
+        except ValueError:
+            keep.pop("_FillValue")
     var = xr.Variable(tuple(f"d{i}" for i in range(values.ndim)), values, keep)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -22,7 +22,7 @@ The rule (what verify means by "equal"):
 from __future__ import annotations
 
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any
 
 import numpy as np
@@ -59,20 +59,30 @@ class Sources:
     def __init__(self, registry: Any):
         self.registry = registry
         self.files: dict[str, SourceFile | BaseException] = {}
+        self.roots: dict[str, str] = {}  # chunk object URL -> Zarr store root
+        self.zarr_roots: set[str] = set()
 
     def kind(self, url: str, var: str) -> str:
         from vzskill.parse import detect_kind
 
         return "zarr" if is_zarr_reference(url, var) else detect_kind(url, self.registry)
 
+    def key(self, url: str, var: str) -> str:
+        """The source a reference reads: the file, or the Zarr store that holds the chunk object."""
+        if url not in self.roots:
+            found = zarr_root(url, var) if is_zarr_reference(url, var) else None
+            if found is None:
+                return url
+            self.roots[url] = found[0]
+            self.zarr_roots.add(found[0])
+        return self.roots[url]
+
     def get(self, url: str, var: str) -> tuple[SourceFile, str]:
-        key = url
-        zarr_ref = is_zarr_reference(url, var)
-        if zarr_ref:
-            key = zarr_root(url, var)[0]  # type: ignore[index]
+        key = self.key(url, var)
         if key not in self.files:
             try:
-                self.files[key] = ZarrSource(key, self.registry) if zarr_ref else open_source(url, self.registry, self.kind(url, var))
+                self.files[key] = (ZarrSource(key, self.registry) if key in self.zarr_roots
+                                   else open_source(url, self.registry, self.kind(url, var)))
             except BaseException as exc:  # noqa: BLE001 - cached and reported per chunk
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
@@ -99,16 +109,37 @@ def locate(src: SourceFile, sv: SourceVariable, url: str, offset: int, length: i
 
 
 class Origins:
-    """Per file, where its blocks sit in the repository: dim name -> start index (for natively stored arrays)."""
+    """Where each file's blocks sit in the repository: per file, dim name -> start index.
+
+    Every located chunk votes for its file's origin (repository start - source start, per dim);
+    the most common vote wins and chunks that disagree are misplaced (e.g. two references
+    swapped: each chunk's bytes equal its source block, but not at this position).
+    """
 
     def __init__(self) -> None:
-        self.by_file: dict[str, dict[str, int]] = defaultdict(dict)
+        self.votes: dict[str, dict[str, Counter[int]]] = defaultdict(lambda: defaultdict(Counter))
+        self.chunks: list[tuple[str, str, tuple[int, ...], dict[str, int]]] = []  # url, var, chunk, origin
+        self.by_file: dict[str, dict[str, int]] = {}
 
-    def record(self, url: str, dims: tuple[str, ...], repo_start: tuple[int, ...], src_start: tuple[int, ...]) -> None:
+    def record(self, url: str, var: str, chunk: tuple[int, ...], dims: tuple[str, ...], repo_start: tuple[int, ...],
+               src_start: tuple[int, ...]) -> None:
         extra = len(dims) - len(src_start)
-        known = self.by_file[url]
-        for j, d in enumerate(dims):
-            known.setdefault(d, repo_start[j] if j < extra else repo_start[j] - src_start[j - extra])
+        origin = {d: repo_start[j] if j < extra else repo_start[j] - src_start[j - extra] for j, d in enumerate(dims)}
+        for d, o in origin.items():
+            self.votes[url][d][o] += 1
+        self.chunks.append((url, var, chunk, origin))
+
+    def settle(self, report: VerifyReport, listed: dict) -> None:
+        """Fix each file's origin by majority; report the chunks placed elsewhere."""
+        self.by_file = {u: {d: c.most_common(1)[0][0] for d, c in per.items()} for u, per in self.votes.items()}
+        for url, var, chunk, origin in self.chunks:
+            want = self.by_file[url]
+            off = {d: o for d, o in origin.items() if o != want[d]}
+            if off:
+                dims = ", ".join(f"{d} {o} instead of {want[d]}" for d, o in off.items())
+                _mismatch(report, var, chunk, url, 0, f"{var} chunk {chunk}: misplaced - its bytes are a block of "
+                          f"{display_name(url)} that belongs elsewhere (file origin {dims}) -> re-virtualize "
+                          f"{display_name(url)}", listed)
 
 
 def _mismatch(report: VerifyReport, var: str, chunk: tuple[int, ...], url: str, n: int, message: str, listed: dict) -> None:
@@ -181,7 +212,7 @@ class _Comparer:
         nd = len(sv.shape)
         block = tuple(refs.array.chunks[-nd:]) if nd else ()
         src_region = tuple(slice(s, min(s + k, n)) for s, k, n in zip(start, block, sv.shape))
-        self.origins.record(url, refs.dims(), tuple(r.start for r in region), start)
+        self.origins.record(self.sources.key(url, var), var, chunk, refs.dims(), tuple(r.start for r in region), start)
         try:
             got = np.asarray(refs.array[region] if region else refs.array[()])
         except Exception as exc:
@@ -219,27 +250,33 @@ class _Comparer:
 
     def decoded(self, refs: ArrayRefs, chunk: tuple[int, ...], url: str, got: np.ndarray, want: np.ndarray,
                 diffs: list[AttrDiff], sv: SourceVariable) -> None:
+        """Raw values are equal but decoding attributes differ: decode both sides the way xarray would."""
         var, name = refs.path, display_name(url)
         dg, dw = decode(got, repo_attrs(refs.array), var), decode(want, sv.attrs, var)
-        g, w = squeezed(dg), squeezed(dw)
-        try:
-            eq = equal_mask(g.astype("float64") if g.dtype.kind in "iuf" else g,
-                            w.astype("float64") if w.dtype.kind in "iuf" else w)
-        except (ValueError, TypeError):
-            eq = np.zeros(g.shape, dtype=bool)
-        if not eq.all():
-            bad = int((~eq).sum())
-            _mismatch(self.report, var, chunk, url, bad, f"{var} chunk {chunk}: {bad} of {eq.size} values differ from "
-                      f"{name} after CF decoding ({describe([d for d in diffs if d.value_differs] or diffs)}; raw values "
-                      f"equal) -> {FIX_DECODED.format(var=var)}", self.listed)
-        elif dg.dtype != dw.dtype:
-            cause = describe([d for d in diffs if not d.value_differs] or diffs)
-            self.report.warn("decoded_dtype", f"{var}: {cause} -> decoded values are {dg.dtype} in the repository, "
-                             f"{dw.dtype} from the source (raw values equal); cast after decoding or set the encoding",
+        values = [d for d in diffs if d.value_differs]
+        if values:  # a different value: the decoded numbers may differ
+            g, w = squeezed(dg), squeezed(dw)
+            try:
+                if g.dtype.kind in "iuf" and w.dtype.kind in "iuf":  # compare at the coarser of the two precisions
+                    common = min(np.dtype(g.dtype), np.dtype(w.dtype), key=lambda t: t.itemsize if t.kind == "f" else 16)
+                    common = common if common.kind == "f" else np.dtype("float64")
+                    g, w = g.astype(common), w.astype(common)
+                eq = equal_mask(g, w)
+            except (ValueError, TypeError):
+                eq = np.zeros(g.shape, dtype=bool)
+            if not eq.all():
+                bad = int((~eq).sum())
+                _mismatch(self.report, var, chunk, url, bad, f"{var} chunk {chunk}: {bad} of {eq.size} values differ "
+                          f"from {name} after CF decoding ({describe(values)}; raw values equal) -> "
+                          f"{FIX_DECODED.format(var=var)}", self.listed)
+                return
+        if dg.dtype != dw.dtype:
+            packing = [d for d in diffs if d.name in ("scale_factor", "add_offset")] or diffs
+            self.report.warn("decoded_dtype", f"{var}: {describe(packing)} -> decoded values are {dg.dtype} (raw values "
+                             f"equal; {dw.dtype} when read from the source); cast after decoding or set the encoding",
                              None, var)
-        elif any(d.value_differs for d in diffs):
-            self.report.warn("cf_attribute", f"{var}: {describe([d for d in diffs if d.value_differs])} (decoded "
-                             "values equal)", None, var)
+        elif values:
+            self.report.warn("cf_attribute", f"{var}: {describe(values)} (decoded values equal)", None, var)
 
 
 def duplicate_references(report: VerifyReport, refs: ArrayRefs) -> None:
@@ -274,6 +311,7 @@ def compare_virtual(report: VerifyReport, index: ReferenceIndex, plan: dict[str,
                 warnings.simplefilter("ignore")
                 for r in file_rows:
                     comparer.chunk(refs, r, *found)
+    comparer.origins.settle(report, comparer.listed)
     return comparer.origins
 
 

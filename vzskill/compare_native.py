@@ -111,7 +111,7 @@ def compare_native(report: VerifyReport, index: ReferenceIndex, sources: Sources
             continue
         chosen = rng.sample(files, sample) if sample is not None and sample < len(files) else files
         done: set[tuple[int, ...]] = set()
-        why: str | None = None if chosen else "no source file is referenced (nothing virtual)"
+        why: str | None = None if chosen else "no source file is referenced (nothing virtual) -> pass the source URLs"
         for url in chosen:
             try:
                 src, _kind = sources.get(url, var)

@@ -210,6 +210,9 @@ class _FitsVariable(SourceVariable):
         self._data: np.ndarray | None = None
         if "BSCALE" in header or "BZERO" in header:
             self.scale = (float(header.get("BSCALE", 1)), float(header.get("BZERO", 0)))
+        blank = header.get("BLANK") if int(header.get("BITPIX", 0)) > 0 else None
+        if blank is not None:  # FITS: BLANK marks undefined integer pixels (a physical value when scaled)
+            self.attrs["_FillValue"] = blank * self.scale[0] + self.scale[1] if self.scale else int(blank)
 
     @property
     def dtype(self) -> np.dtype:  # type: ignore[override]
@@ -260,7 +263,9 @@ class _ZarrVariable(SourceVariable):
     def __init__(self, name: str, arr: Any, key_prefix: str):
         self.name, self.arr, self.key_prefix = name, arr, key_prefix
         self.shape, self.dtype = tuple(arr.shape), np.dtype(arr.dtype)
-        self.attrs = plain_attrs(arr.attrs.asdict())
+        from vzskill.cf_drift import repo_attrs  # a Zarr source keeps its attributes the way the repository does
+
+        self.attrs = plain_attrs(repo_attrs(arr))
         if arr.metadata.zarr_format == 2 and arr.metadata.fill_value is not None:
             self.attrs.setdefault("_FillValue", arr.metadata.fill_value)
 

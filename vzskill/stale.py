@@ -146,9 +146,9 @@ def find_stale(report: VerifyReport, index: ReferenceIndex, registry: Any, writt
         end, var, chunk = _reference_ends(index, u, by_file[u])
         if size is not None and end > int(size):
             report.error("past_end", f"{display_name(u)}: reference past end of object: {var} chunk {chunk} reads up "
-                         f"to byte {end} but the object has {int(size)} bytes ({u}) -> the parser produced byte ranges "
-                         "this file does not have (e.g. tile-compressed FITS, CompImageHDU); drop or load that "
-                         "variable and re-virtualize", file=u, variable=var)
+                         f"to byte {end} but the object has {int(size)} bytes ({u}) -> the file was truncated or replaced since "
+                         "it was virtualized (re-virtualize it), or the parser produced byte ranges the file does not "
+                         "have (tile-compressed FITS / CompImageHDU: drop or load that variable)", file=u, variable=var)
             bad.add(u)
             continue
         modified = info.get("last_modified")

@@ -141,6 +141,8 @@ def _plan(report: VerifyReport, index: Any, unreadable: set[str], sample: int | 
     plan: dict[str, list[int]] = {}
     for var, refs in sorted(index.virtual().items()):
         rows = [int(r) for r in range(len(refs.urls)) if refs.virtual[r] and refs.urls[r] not in unreadable]
+        if refs.n_virtual > len(rows):
+            report.skip(var, "in a stale or unreadable source (see above)", refs.n_virtual - len(rows))
         if var in skip_vars:
             report.skip(var, "skipped on request", len(rows), requested=True)
             continue
@@ -184,7 +186,9 @@ def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, access:
     sources = Sources(registry)
     try:
         origins = compare_virtual(report, index, plan, sources, requested_kinds=skip_kinds, skip_unreadable=skip_unreadable)
-        files = [u for u in locations if u not in unreadable]
+        files = sorted({sources.key(u, v) for u, per in index.by_file().items() if u not in unreadable for v in per})
+        if not locations and urls is not None:  # nothing virtual: the listed sources hold the stored arrays
+            files = [normalize_url(os.fspath(u)) for u in urls]
         compare_native(report, index, sources, origins, files, sample=report.sample, rng=rng, skip_vars=skip_vars)
     finally:
         sources.close()

@@ -1,0 +1,238 @@
+"""verify per source format: NetCDF3 (packed, site-packages files), NetCDF4 packed, FITS, kerchunk JSON, Zarr.
+
+Repositories are written with plain VirtualiZarr + icechunk calls (tests/verify_repos.py); each
+test also breaks something and checks that verify reports it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import icechunk
+import numpy as np
+import pytest
+import zarr
+
+from tests.verify_repos import write_repo
+from vzskill import fixtures
+from vzskill.verify import verify
+
+pytestmark = pytest.mark.timeout(120)
+
+SITE = Path(np.__file__).parents[1]
+
+
+def _copy(src: Path, dest_dir: Path) -> Path:
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy(src, dest_dir / src.name))
+
+
+def _old_mtime(*paths: Path) -> float:
+    old = time.time() - 3600
+    for p in paths:
+        os.utime(p, (old, old))
+    return old
+
+
+def _packed_netcdf3(path: Path) -> Path:
+    from scipy.io import netcdf_file
+
+    f = netcdf_file(path, "w")
+    f.createDimension("time", None)
+    f.createDimension("x", 5)
+    t = f.createVariable("time", "i4", ("time",))
+    t.units = "hours since 2000-01-01"
+    t[:] = np.arange(3)
+    p = f.createVariable("pressure", "i2", ("time", "x"))
+    p.scale_factor = np.float32(0.1)
+    p.add_offset = np.float32(1000.0)
+    p._FillValue = np.int16(-32767)
+    p[:] = np.arange(15, dtype="i2").reshape(3, 5)
+    p[1, 2] = -32767
+    s = f.createVariable("static", "f4", ("x",))
+    s[:] = np.arange(5) / 3
+    f.close()
+    return path
+
+
+# --------------------------------------------------------------------------- NetCDF3
+
+
+def test_packed_netcdf3_raw_equal_one_dtype_warning(tmp_path: Path) -> None:
+    (tmp_path / "src").mkdir()
+    src = _packed_netcdf3(tmp_path / "src" / "packed.nc")
+    report = verify(write_repo(tmp_path / "repo", [src], concat_dim=None))
+    assert report.ok and not report.mismatches, report.format_table()
+    assert report.compared == {"pressure": 3, "static": 1, "time": 3}  # time stored in the repository
+    [w] = report.warnings
+    assert w.kind == "decoded_dtype" and w.variable == "pressure"
+    assert w.message.startswith("pressure: scale_factor is float32 in the source, float64 in the repository")
+    assert "decoded values are float64 (raw values equal" in w.message
+    assert "re-virtualize" not in w.message
+
+
+def test_netcdf3_rewritten_in_place_is_caught(tmp_path: Path) -> None:
+    """Same name, same mtime, a variable added in front: every reference now points at the wrong bytes."""
+    from scipy.io import netcdf_file
+
+    (tmp_path / "src").mkdir()
+    src = _packed_netcdf3(tmp_path / "src" / "packed.nc")
+    old = _old_mtime(src)
+    storage = write_repo(tmp_path / "repo", [src], concat_dim=None)
+    with netcdf_file(src, "r", mmap=False, maskandscale=False) as f:
+        pressure, static = f.variables["pressure"].data.copy(), f.variables["static"].data.copy()
+    g = netcdf_file(src, "w")
+    g.createDimension("time", None)
+    g.createDimension("x", 5)
+    g.createVariable("extra", "f8", ("x",))[:] = 1.0
+    g.createVariable("time", "i4", ("time",))[:] = np.arange(3)
+    g.createVariable("padding", "f8", ("x",))[:] = 2.0  # the file grows: offsets move, nothing past the end
+    g.createVariable("static", "f4", ("x",))[:] = static
+    g.createVariable("pressure", "i2", ("time", "x"))[:] = pressure
+    g.close()
+    os.utime(src, (old, old))
+    report = verify(storage)
+    assert report.exit_code == 1
+    assert {m.variable for m in report.mismatches} == {"pressure", "static"}, report.format_table()
+    assert "is not the start of a block of 'static' in packed.nc" in next(
+        m.message for m in report.mismatches if m.variable == "static")
+
+
+@pytest.mark.parametrize("rel", ["scipy/io/tests/data/example_1.nc", "xarray/tests/data/example_1.nc",
+                                 "xarray/tests/data/bears.nc"])
+def test_site_packages_netcdf3(tmp_path: Path, rel: str) -> None:
+    src = _copy(SITE / rel, tmp_path / "src")
+    report = verify(write_repo(tmp_path / "repo", [src], concat_dim=None))
+    assert report.ok, report.format_table()
+    assert report.n_chunks == report.n_refs > 0 and not report.skipped
+    assert set(report.compared) == set(zarr.open_group(
+        icechunk.Repository.open(icechunk.local_filesystem_storage(str(tmp_path / "repo"))).readonly_session("main").store,
+        mode="r").array_keys())
+
+
+def test_packed_netcdf4_one_dtype_warning(tmp_path: Path) -> None:
+    import netCDF4
+
+    path = tmp_path / "src" / "packed4.nc"
+    path.parent.mkdir()
+    with netCDF4.Dataset(path, "w") as ds:
+        ds.createDimension("time", 4)
+        ds.createDimension("x", 6)
+        v = ds.createVariable("pressure", "i2", ("time", "x"), chunksizes=(1, 6), zlib=True, fill_value=np.int16(-1))
+        v.scale_factor = np.float32(0.5)
+        v.add_offset = np.float32(100.0)
+        v.set_auto_maskandscale(False)
+        v[:] = np.arange(24, dtype="i2").reshape(4, 6)
+    report = verify(write_repo(tmp_path / "repo", [path], concat_dim=None))
+    assert report.ok and not report.mismatches, report.format_table()
+    assert report.compared["pressure"] == 4
+    assert [w.variable for w in report.warnings] == ["pressure"]
+    assert "scale_factor is float32 in the source, float64 in the repository" in report.warnings[0].message
+
+
+# --------------------------------------------------------------------------- FITS
+
+
+def test_fits_values_compared(tmp_path: Path) -> None:
+    src = fixtures.make_fits(tmp_path / "src" / "image.fits")
+    report = verify(write_repo(tmp_path / "repo", [src], concat_dim=None))
+    assert report.ok and report.compared == {"PRIMARY": 1}, report.format_table()
+    assert "no direct reader" not in report.format_table()
+
+
+def test_fits_corrupted_source_is_reported(tmp_path: Path) -> None:
+    src = fixtures.make_fits(tmp_path / "src" / "image.fits")
+    storage = write_repo(tmp_path / "repo", [src], concat_dim=None)
+    data = bytearray(src.read_bytes())
+    data[-100] ^= 0xFF  # one data byte
+    src.write_bytes(bytes(data))
+    later = time.time() + 5
+    os.utime(src, (later, later))
+    report = verify(storage)
+    assert [s.reason for s in report.stale] == ["modified"] and report.exit_code == 1
+
+
+def test_fits_header_rewritten_is_reported(tmp_path: Path) -> None:
+    """The header grows by a block (same mtime): the reference no longer starts the data."""
+    from astropy.io import fits
+
+    src = fixtures.make_fits(tmp_path / "src" / "image.fits")
+    old = _old_mtime(src)
+    storage = write_repo(tmp_path / "repo", [src], concat_dim=None)
+    with fits.open(src, mode="update") as hdul:
+        for i in range(40):
+            hdul[0].header[f"KEY{i}"] = i
+    os.utime(src, (old, old))
+    report = verify(storage)
+    [m] = report.mismatches
+    assert m.variable == "PRIMARY" and "is not the start of a block of 'PRIMARY' in image.fits" in m.message
+
+
+@pytest.mark.parametrize("name", ["arange.fits", "blank.fits", "scale.fits", "test0.fits", "o4sp040b0_raw.fits"])
+def test_site_packages_fits(tmp_path: Path, name: str) -> None:
+    src = _copy(SITE / "astropy/io/fits/tests/data" / name, tmp_path / "src")
+    report = verify(write_repo(tmp_path / "repo", [src], concat_dim=None))
+    assert report.ok, report.format_table()
+    assert report.n_chunks == report.n_refs > 0 and not report.skipped
+
+
+def test_tile_compressed_fits_reference_past_end(tmp_path: Path) -> None:
+    src = _copy(SITE / "astropy/io/fits/tests/data/comp.fits", tmp_path / "src")
+    report = verify(write_repo(tmp_path / "repo", [src], concat_dim=None))
+    assert report.exit_code == 1 and not report.stale
+    [f] = report.errors
+    assert f.kind == "past_end" and "reference past end of object" in f.message
+    assert "credential" not in report.format_table().lower()
+    assert report.skipped == {"COMPRESSED_IMAGE": {"in a stale or unreadable source (see above)": 1}}
+
+
+# --------------------------------------------------------------------------- kerchunk JSON, Zarr
+
+
+def _kerchunk_json(nc: Path, dest: Path) -> Path:
+    from kerchunk.hdf import SingleHdf5ToZarr
+
+    refs = SingleHdf5ToZarr(str(nc), nc.as_uri(), inline_threshold=0).translate()
+    dest.write_text(json.dumps(refs))
+    return dest
+
+
+def test_kerchunk_json_compared_and_swapped_refs_caught(tmp_path: Path, series_files: list[Path]) -> None:
+    nc = _copy(series_files[0], tmp_path / "src")
+    refs = _kerchunk_json(nc, tmp_path / "src" / "temp_000.json")
+    report = verify(write_repo(tmp_path / "repo", [refs], concat_dim=None))
+    assert report.ok and report.files == [nc.as_uri()], report.format_table()
+    assert report.compared["temperature"] == report.compared["precipitation"] == 16
+    data = json.loads(refs.read_text())
+    r = data["refs"]
+    r["temperature/0.0.0"], r["temperature/1.0.0"] = r["temperature/1.0.0"], r["temperature/0.0.0"]
+    bad = tmp_path / "src" / "swapped.json"
+    bad.write_text(json.dumps(data))
+    report = verify(write_repo(tmp_path / "bad", [bad], concat_dim=None))
+    assert sorted(m.chunk for m in report.mismatches) == [(0, 0, 0), (1, 0, 0)], report.format_table()
+    assert all("misplaced" in m.message for m in report.mismatches)
+
+
+def test_zarr_source_compared_and_wrong_key_caught(tmp_path: Path, series_files: list[Path]) -> None:
+    import xarray as xr
+
+    store = tmp_path / "src" / "series.zarr"
+    with xr.open_dataset(series_files[0], engine="h5netcdf") as ds:
+        ds.load().to_zarr(store, zarr_format=3, consolidated=False,
+                          encoding={v: {"chunks": (1, 10, 15)} for v in ("temperature", "precipitation")})
+    storage = write_repo(tmp_path / "repo", [store], concat_dim=None, root=tmp_path / "src")
+    report = verify(storage)
+    assert report.ok and report.compared["temperature"] == 16, report.format_table()
+    # point the reference of chunk (0, 0, 0) at the object of chunk (1, 0, 0)
+    repo = icechunk.Repository.open(storage)
+    session = repo.writable_session("main")
+    key = (store / "temperature" / "c" / "1" / "0" / "0")
+    session.store.set_virtual_ref("temperature/c/0/0/0", key.as_uri(), offset=0, length=key.stat().st_size)
+    session.commit("wrong key")
+    report = verify(storage)
+    [m] = report.mismatches
+    assert m.variable == "temperature" and m.chunk == (0, 0, 0) and "misplaced" in m.message
