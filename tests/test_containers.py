@@ -275,3 +275,32 @@ def test_open_repo_missing_repository(tmp_path: Path) -> None:
         open_repo(storage)
     with pytest.raises(SourceError, match=r"declared: none"):
         open_repo(storage, allow=["s3://b/"])
+
+
+# --------------------------------------------------------------------------- prefixes from the referenced chunk paths
+
+
+def test_reference_prefixes_cover_inputs_and_referenced_roots(tmp_path: Path) -> None:
+    from vzskill.containers import collapse, container_for, covered, reference_prefixes
+
+    refs_dir, data_dir = tmp_path / "refs", tmp_path / "data"
+    inputs = [str(refs_dir / "a.json")]
+    # references in a sibling folder, a sub-folder of it, another bucket and a host
+    referenced = [(data_dir / "x.nc").as_uri(), (data_dir / "sub" / "y.nc").as_uri(), "s3://other/k/z.nc",
+                  "https://h.example.org/d/w.nc"]
+    got = reference_prefixes(inputs, referenced)
+    assert got == [refs_dir.as_uri() + "/", data_dir.as_uri() + "/", "s3://other/", "https://h.example.org/"]
+    # HDF5 inputs reference themselves: one container, as before
+    own = [str(data_dir / "x.nc"), str(data_dir / "sub" / "y.nc")]
+    assert reference_prefixes(own, [(data_dir / "x.nc").as_uri(), (data_dir / "sub" / "y.nc").as_uri()]) == [data_dir.as_uri() + "/"]
+    assert collapse(["s3://b/x/", "s3://b/", "s3://b/"]) == ["s3://b/"]
+    assert covered("s3://b/x/", ["s3://b/"]) and not covered("s3://bb/", ["s3://b/"])
+    assert container_for("file:///d/e").url_prefix == "file:///d/e/"
+    assert isinstance(container_for("s3://other/").store, icechunk.ObjectStoreConfig.S3)
+
+
+def test_local_references_sharing_only_root_get_one_container_per_directory(tmp_path: Path) -> None:
+    from vzskill.containers import reference_prefixes
+
+    got = reference_prefixes([str(tmp_path / "r.json")], ["file:///opt/one/a.nc", "file:///srv/two/b.nc"])
+    assert got == [tmp_path.as_uri() + "/", "file:///opt/one/", "file:///srv/two/"]
