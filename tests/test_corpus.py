@@ -23,12 +23,8 @@ from tests.corpus_outcome import judge_refusal, machine_fix, run_file
 from tests.plugins.corpus import Corpus, CorpusFile, collect_corpus, record_outcome
 
 # relpath (the test id) -> "<owner>: <one-line reason>". Keep it in sync with .notes/corpus-findings.md.
-# Generated from the run at 09:20 UTC 2026-12-02 (tests/corpus_report.py); owners per .notes/corpus-findings.md.
+# Generated from the run at 09:50 UTC 2026-12-02 (tests/corpus_report.py); owners per .notes/corpus-findings.md.
 KNOWN_GAPS: dict[str, str] = {
-    "astropy/io/fits/hdu/compressed/tests/data/compressed_with_nan.fits":
-        "D: the drop fix leaves no data: virtualize commits an empty repo and says ok",
-    "astropy/io/fits/hdu/compressed/tests/data/m13_gzip.fits":
-        "D: the drop fix leaves no data: virtualize commits an empty repo and says ok",
     "astropy/io/fits/tests/data/ascii.fits":
         "C: UNREADABLE repository unreadable with zarr: ValueError: could not convert string to float: np.bytes_(b'*         ')",
     "astropy/io/fits/tests/data/ascii_i4-i20.fits":
@@ -37,12 +33,6 @@ KNOWN_GAPS: dict[str, str] = {
         "D: the drop fix leaves no data: virtualize commits an empty repo and says ok",
     "astropy/io/fits/tests/data/chandra_time.fits":
         "D: the drop fix leaves no data: virtualize commits an empty repo and says ok",
-    "astropy/io/fits/tests/data/comp.fits":
-        "D: the drop fix leaves no data: virtualize commits an empty repo and says ok",
-    "astropy/io/fits/tests/data/compressed_float_bzero.fits":
-        "D: the drop fix leaves no data: virtualize commits an empty repo and says ok",
-    "astropy/io/fits/tests/data/double_ext.fits":
-        "C: MISMATCH verify: ccd00 chunk (0, 0): 23 of 25 values differ from double_ext.fits (first: repo 32768.0 vs source 0.0) ->",
     "astropy/io/fits/tests/data/group.fits":
         "D: the drop fix leaves no data: virtualize commits an empty repo and says ok",
     "astropy/io/fits/tests/data/history_header.fits":
@@ -94,7 +84,7 @@ KNOWN_GAPS: dict[str, str] = {
     "numpy/_core/tests/data/recarray_from_file.fits":
         "D: the drop fix leaves no data: virtualize commits an empty repo and says ok",
     "scipy/io/tests/data/example_2.nc":
-        "A: FALSE_MISMATCH verify: example_2.nc: listed but not referenced by branch 'main' (file:///tmp/tmptn_gysj4/f52/example_2.nc) ->",
+        "A: FALSE_MISMATCH verify: example_2.nc: listed but not referenced by branch 'main' (file:///tmp/tmp5ps08ura/f51/example_2.nc) ->",
     "xarray/tests/data/example_1.nc.gz":
         "C: BAD_MESSAGE gzip file, the refusal does not say to decompress it: check found 1 error(s), nothing written: example_1.nc.gz",
 }
