@@ -95,6 +95,11 @@ def explain(
         found = explain_parse_failure(exc, url, name, kind, registry)
         if found is not None:
             return found
+    from obstore.exceptions import GenericError
+
+    if isinstance(exc, GenericError) and url and not url.startswith("file://"):  # a request that failed
+        fix = "check the endpoint/URL and the network, then retry"
+        return _problem("network", f"{name}: the request failed ({_text(exc)})", fix)
     if isinstance(exc, NotImplementedError):
         fix = "drop the variable (drop_variables=[...]) or load it (loadable_variables=[...]), or skip the file"
         return _problem("unsupported", f"{name}: VirtualiZarr cannot virtualize this yet ({_text(exc)})", fix, variable)

@@ -34,6 +34,20 @@ class Feature:
     detail: str = ""
 
 
+class Findings(list):  # type: ignore[type-arg]
+    """The :class:`Feature` list of a probe, plus ``variables``: every data variable/HDU it saw."""
+
+    def __init__(self, found: Any = (), variables: Any = ()) -> None:
+        super().__init__(found)
+        self.variables: list[str] = list(variables)
+
+    @property
+    def leaves_nothing(self) -> bool:
+        """Dropping the variables named here would leave no data variable."""
+        named = {f.variable for f in self}
+        return bool(self.variables) and all(v in named for v in self.variables)
+
+
 # --------------------------------------------------------------------------- HDF5
 
 
@@ -83,7 +97,7 @@ def _h5_dataset_features(name: str, obj: Any) -> list[Feature]:
     return found
 
 
-def hdf5_features(url: str, registry: Any, only: list[str] | None = None) -> list[Feature]:
+def hdf5_features(url: str, registry: Any, only: list[str] | None = None) -> Findings:
     """Datasets HDFParser cannot virtualize (h5py, metadata only), most likely cause first.
 
     ``only`` restricts the walk to these dataset names. Raises :class:`Unreadable` when h5py cannot
@@ -94,9 +108,11 @@ def hdf5_features(url: str, registry: Any, only: list[str] | None = None) -> lis
 
     store, path = registry.resolve(url)
     found: list[Feature] = []
+    names: list[str] = []
 
     def visit(name: str, obj: Any) -> None:
         if isinstance(obj, h5py.Dataset) and (only is None or name in only):
+            names.append(name)
             found.extend(_h5_dataset_features(name, obj))
 
     try:
@@ -108,7 +124,8 @@ def hdf5_features(url: str, registry: Any, only: list[str] | None = None) -> lis
     with f:
         f.visititems(visit)
     order = {"reference": 0, "vlen": 1, "object": 2, "filter": 3, "attribute": 4, "external": 5, "compact": 9}
-    return sorted(found, key=lambda ft: order.get(ft.what, 5))  # a compact variable parses: rarely the cause
+    ranked = sorted(found, key=lambda ft: order.get(ft.what, 5))  # a compact variable parses: rarely the cause
+    return Findings(ranked, names)
 
 
 # --------------------------------------------------------------------------- NetCDF3
@@ -156,7 +173,7 @@ class _Header:
         return out
 
 
-def netcdf3_features(url: str, registry: Any) -> list[Feature]:
+def netcdf3_features(url: str, registry: Any) -> Findings:
     """Variables NetCDF3Parser cannot virtualize (a ``char`` variable with a ``_FillValue``).
 
     Reads the header only (growing ranged reads). Raises :class:`Unreadable` when the header is
@@ -171,6 +188,8 @@ def netcdf3_features(url: str, registry: Any) -> list[Feature]:
         data = bytes(obstore.get_range(store, path, start=0, length=min(n, size)))
         try:
             return _netcdf3_walk(data, size)
+        except Unreadable:
+            raise
         except EOFError:
             if n >= size:
                 raise Unreadable(f"the header runs past the end of the file ({size} bytes)") from None
@@ -179,7 +198,7 @@ def netcdf3_features(url: str, registry: Any) -> list[Feature]:
             raise Unreadable(f"damaged header ({exc})") from exc
 
 
-def _netcdf3_walk(data: bytes, size: int) -> list[Feature]:
+def _netcdf3_walk(data: bytes, size: int) -> Findings:
     h = _Header(data)
     h.size()  # numrecs
     tag, ndims = h.int32(), h.size()
@@ -193,9 +212,11 @@ def _netcdf3_walk(data: bytes, size: int) -> list[Feature]:
     if tag not in (0, 11):
         raise ValueError(f"bad variable list tag {tag}")
     found: list[Feature] = []
+    names: list[str] = []
     end = 0
     for _ in range(nvars):
         name = h.name()
+        names.append(name)
         for _ in range(h.size()):
             h.size()  # dimension ids
         attrs = h.attributes()
@@ -206,13 +227,13 @@ def _netcdf3_walk(data: bytes, size: int) -> list[Feature]:
             found.append(Feature(name, "char_fill"))
     if end > size:
         raise Unreadable(f"truncated: the header describes {end} bytes, the file has {size}")
-    return found
+    return Findings(found, names)
 
 
 # --------------------------------------------------------------------------- FITS
 
 
-def fits_features(url: str, registry: Any) -> list[Feature]:
+def fits_features(url: str, registry: Any) -> Findings:
     """HDUs FITSParser cannot virtualize (binary tables, random groups, zero-length axes); headers only."""
     from astropy.io import fits
     from obspec_utils.readers import BlockStoreReader
@@ -225,6 +246,7 @@ def fits_features(url: str, registry: Any) -> list[Feature]:
         if isinstance(exc, FileNotFoundError):
             raise
         raise Unreadable(first_line(exc)) from exc
+    data_hdus: list[str] = []
     with hdulist:
         names: list[str] = []
         for index, hdu in enumerate(hdulist):  # the parser's naming: EXTNAME or index, repeats qualified
@@ -233,19 +255,20 @@ def fits_features(url: str, registry: Any) -> list[Feature]:
             names.append(name)
             if hdu.header.get("NAXIS", 0) == 0:
                 continue
+            data_hdus.append(name)
             if isinstance(hdu, fits.BinTableHDU):
                 found.append(Feature(name, "binary_table"))
             elif not (hdu.is_image or isinstance(hdu, fits.TableHDU)):
                 found.append(Feature(name, "hdu_type", type(hdu).__name__))
             elif any(int(hdu.header.get(f"NAXIS{i}", 1)) == 0 for i in range(1, int(hdu.header["NAXIS"]) + 1)):
                 found.append(Feature(name, "zero_length"))
-    return found
+    return Findings(found, data_hdus)
 
 
 # --------------------------------------------------------------------------- Kerchunk
 
 
-def kerchunk_features(url: str, registry: Any) -> list[Feature]:
+def kerchunk_features(url: str, registry: Any) -> Findings:
     """Arrays of a Kerchunk JSON whose chunks are inlined (base64/text values instead of [url, offset, length])."""
     import json
 
@@ -262,14 +285,14 @@ def kerchunk_features(url: str, registry: Any) -> list[Feature]:
         array, _, leaf = str(key).rpartition("/")
         if array and not leaf.startswith(".") and leaf != "zarr.json" and isinstance(value, str) and array not in inlined:
             inlined.append(array)
-    return [Feature(a, "inlined") for a in inlined]
+    return Findings([Feature(a, "inlined") for a in inlined])
 
 
-def features(kind: str | None, url: str, registry: Any) -> list[Feature]:
-    """The probe for ``kind`` (``[]`` for formats without one)."""
+def features(kind: str | None, url: str, registry: Any) -> Findings:
+    """The probe for ``kind`` (empty for formats without one)."""
     probe = {"hdf5": hdf5_features, "netcdf3": netcdf3_features, "fits": fits_features,
              "kerchunk-json": kerchunk_features}.get(kind or "")
-    return probe(url, registry) if probe else []
+    return probe(url, registry) if probe else Findings()
 
 
 def first_line(exc: BaseException) -> str:

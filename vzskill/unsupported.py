@@ -9,10 +9,11 @@ is shorter than its header says).
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
 from vzskill.errors import REDOWNLOAD, Problem, _problem
-from vzskill.features import Feature, Unreadable, first_line, features, hdf5_truncation
+from vzskill.features import Feature, Findings, Unreadable, first_line, features, hdf5_truncation
 
 _FORMAT_NAMES = {"hdf5": "HDF5", "netcdf3": "NetCDF3", "fits": "FITS", "kerchunk-json": "Kerchunk JSON"}
 
@@ -42,15 +43,22 @@ def _corrupt(name: str, kind: str, url: str, registry: Any, reason: str) -> Prob
 def explain_parse_failure(exc: BaseException, url: str, name: str, kind: str, registry: Any) -> Problem | None:
     """The :class:`Problem` behind a parser's ``exc``, or None when the metadata show no cause."""
     try:
-        found = features(kind, url, registry)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # astropy's VerifyWarning on damaged headers
+            found = features(kind, url, registry)
     except Unreadable as bad:
         return _corrupt(name, kind, url, registry, str(bad))
     except Exception:  # noqa: BLE001 - the probe could not read it either: let the caller say the exception
         return None
-    causes = [f for f in found if f.what != "compact"] or found
+    causes = [f for f in found if f.what != "compact"] or list(found)
     if not causes:
         return None
-    return describe(causes, name, kind, cause=f"{type(exc).__name__}: {first_line(exc)}")
+    problem = describe(causes, name, kind, cause=f"{type(exc).__name__}: {first_line(exc)}")
+    if isinstance(found, Findings) and found.leaves_nothing and found.variables:
+        shown = found.variables[:3] + (["..."] if len(found.variables) > 3 else [])
+        fix = f"skip the file (remove it from the list): it holds no other data, dropping {', '.join(shown)} leaves nothing"
+        return _problem(problem.kind, problem.message.split(" -> ", 1)[0], fix, problem.variable)
+    return problem
 
 
 def describe(causes: list[Feature], name: str, kind: str, cause: str = "") -> Problem:
