@@ -430,3 +430,74 @@ def test_make_test_fails_when_pytest_collects_nothing() -> None:
     assert proc.returncode != 0, proc.stdout[-1000:]
     assert "Error 5" in proc.stderr  # make reports pytest's exit status 5
     assert "deselected" in proc.stdout
+
+
+# --------------------------------------------------------------------------- in-process: grids, references, quiet stderr
+
+
+def _main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    from vzskill.cli import main
+
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_grid_json_in_process(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rows = [_copy(sorted((data_dir / "ensemble" / f"ens{m}").glob("*.nc")), tmp_path / f"ens{m}") for m in (0, 1)]
+    grid = tmp_path / "grid.json"
+    grid.write_text(json.dumps({"concat_dim": ["member", "time"], "coords": {"member": ["a", "b"]},
+                                "files": [[os.path.relpath(f, tmp_path) for f in row] for row in rows]}))
+    code, out, err = _main(["virtualize", "--grid", str(grid), "--repo", str(tmp_path / "repo"), "--json"], capsys)
+    assert code == 0 and err == "", err
+    res = json.loads(out)
+    assert res["concat_dim"] == ["member", "time"] and res["dims"]["member"] == 2 and res["dims"]["time"] == 8
+    from vzskill.repo import open_location
+
+    stored = xr.open_zarr(open_location(tmp_path / "repo").readonly_session("main").store, consolidated=False, zarr_format=3)
+    direct = xr.concat([xr.open_dataset(f, engine="h5netcdf") for f in rows[1]], dim="time")
+    np.testing.assert_array_equal(stored["temperature"].sel(member="b").values, direct["temperature"].values)
+
+    code, out, err = _main(["virtualize", "--grid", str(tmp_path / "none.json"), "--repo", str(tmp_path / "r2")], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "none.json does not exist" in err
+
+
+def test_new_dim_regex_and_text_output(tmp_path: Path, data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    files = []
+    for m in (0, 1):
+        for f in sorted((data_dir / "ensemble" / f"ens{m}").glob("*.nc")):
+            files.append(shutil.copy(f, tmp_path / f"ens{m}_{f.name}"))
+    code, out, err = _main(["virtualize", *files, "--repo", str(tmp_path / "repo"), "--new-dim", r"member=ens(\d+)_",
+                            "--concat-dim", "time"], capsys)
+    assert code == 0 and err == "", err
+    assert "concat dim: member x time" in out and "global attributes dropped" in out and "member" in out
+
+
+def test_kerchunk_refs_in_another_folder_via_the_cli(tmp_path: Path, series_files: list[Path], capsys: pytest.CaptureFixture[str]) -> None:
+    from kerchunk.hdf import SingleHdf5ToZarr
+
+    data = [Path(p) for p in _copy(series_files[:2], tmp_path / "data")]
+    (tmp_path / "refs").mkdir()
+    refs = []
+    for f in data:
+        path = tmp_path / "refs" / (f.stem + ".json")
+        path.write_text(json.dumps(SingleHdf5ToZarr(str(f), f.as_uri()).translate()))
+        refs.append(str(path))
+    code, out, err = _main(["check", *refs, "--json"], capsys)
+    assert code == 0, err
+    code, out, err = _main(["virtualize", *refs, "--repo", str(tmp_path / "repo"), "--json"], capsys)
+    assert code == 0 and err == "", err
+    assert (tmp_path / "data").as_uri() + "/" in json.loads(out)["containers"]
+    from vzskill.repo import open_location
+
+    stored = xr.open_zarr(open_location(tmp_path / "repo").readonly_session("main").store, consolidated=False, zarr_format=3)
+    direct = xr.concat([xr.open_dataset(f, engine="h5netcdf") for f in data], dim="time")
+    for name in ("temperature", "precipitation", "time", "lat"):
+        np.testing.assert_array_equal(stored[name].values, direct[name].values, err_msg=name)
+
+
+def test_one_file_without_time_via_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = shutil.copy(Path(xr.__file__).resolve().parent / "tests" / "data" / "bears.nc", tmp_path / "bears.nc")
+    code, out, err = _main(["virtualize", src, "--repo", str(tmp_path / "repo")], capsys)
+    assert code == 0 and err == "", err
+    assert "concat dim: none (one file: no concat dimension)" in out

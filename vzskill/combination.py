@@ -18,10 +18,7 @@ import xarray as xr
 
 from vzskill.outcome import VirtualizeError
 
-try:  # helper B's module (interface 1 of the session board)
-    from vzskill.layout import ConcatChoice, LayoutError, flatten, infer_concat_dim, nest
-except ImportError:  # pragma: no cover - until vzskill/layout.py lands
-    from vzskill._layout_fallback import ConcatChoice, LayoutError, flatten, infer_concat_dim, nest  # type: ignore[assignment]
+from vzskill.layout import ConcatChoice, LayoutError, flatten, infer_concat_dim, nest
 
 __all__ = ["ConcatChoice", "LayoutError", "flatten", "nest", "infer_concat_dim", "choose", "combine", "merge_attrs"]
 
