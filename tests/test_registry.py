@@ -232,3 +232,60 @@ def test_build_registry_per_file_root_skips_bad_urls(tmp_path):
     assert registry.resolve(f"file://{tmp_path}/a/x.nc")[1] == "x.nc"
     assert registry.resolve(f"file://{tmp_path}/b/y.nc")[1] == "y.nc"
     assert list(bad) == ["ftp://host/z.nc"] and "unsupported URL scheme 'ftp://'" in bad["ftp://host/z.nc"]
+
+
+# --------------------------------------------------------------------------- references outside their folder (C)
+
+
+def _kerchunk_refs(src: list, refs_dir) -> list:
+    import json
+
+    import kerchunk.hdf
+
+    refs_dir.mkdir()
+    out = []
+    for f in src:
+        with open(f, "rb") as fh:
+            refs = kerchunk.hdf.SingleHdf5ToZarr(fh, f.as_uri()).translate()
+        out.append(refs_dir / (f.stem + ".json"))
+        out[-1].write_text(json.dumps(refs))
+    return out
+
+
+def _vz_refs(src: list, refs_dir) -> list:
+    from vzskill.parse import parse_files
+
+    refs_dir.mkdir()
+    out = []
+    for p in parse_files(src, loadable_variables=[]):
+        target = refs_dir / (p.name.rsplit(".", 1)[0] + ".json")
+        p.dataset.vz.to_kerchunk(str(target), format="json")
+        out.append(target)
+    return out
+
+
+@pytest.mark.parametrize("writer", [_kerchunk_refs, _vz_refs])
+def test_kerchunk_refs_outside_their_folder(writer, series_files, tmp_path) -> None:
+    import numpy as np
+
+    from vzskill.fixtures import sample_dataset
+    from vzskill.parse import parse_files, reference_urls
+    from vzskill.registry import SourceRegistry, for_references
+
+    src = [series_files[0], series_files[1]]
+    refs = writer(src, tmp_path / "refs")
+    parsed = parse_files(refs)
+    assert all(p.ok for p in parsed), [p.error for p in parsed]
+    assert reference_urls(parsed) == [f.as_uri() for f in src]
+    expected = sample_dataset(0)
+    assert np.array_equal(parsed[0].dataset["lat"].values, expected["lat"].values)
+    # a registry covering only the references' folder says which root the data need ...
+    strict = SourceRegistry.wrap(build_registry(refs))
+    [p] = parse_files(refs[:1], strict, loadable_variables=["lat", "lon", "time"])
+    root = series_files[0].parent.as_uri()
+    if writer is _vz_refs:  # fully virtual refs: loading lat/lon/time reads the data files
+        assert p.problem == "container" and p.error.endswith(f"-> register the store under {root!r}"), p.error
+    # ... and for_references extends it with those roots
+    for_references(reference_urls(parsed), registry=strict)
+    [q] = parse_files(refs[:1], strict, loadable_variables=["lat", "lon", "time"])
+    assert q.ok, q.error
