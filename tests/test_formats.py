@@ -1,0 +1,46 @@
+"""vzskill.formats: format by magic bytes / extension on files other projects wrote, size from the same read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import astropy
+import h5py
+import pytest
+import scipy
+
+from vzskill.formats import ParseError, detect_kind, parser_for, sniff
+from vzskill.parse import parse_files
+
+FILES = {
+    "netcdf3": Path(scipy.__file__).parent / "io/tests/data/example_1.nc",
+    "hdf5": Path(h5py.__file__).parent / "tests/data_files/vlen_string_dset.h5",
+    "fits": Path(astropy.__file__).parent / "io/fits/tests/data/arange.fits",
+}
+PARSERS = {"netcdf3": "NetCDF3Parser", "hdf5": "HDFParser", "fits": "FITSParser"}
+
+
+@pytest.mark.parametrize("kind", list(FILES))
+def test_magic_bytes_and_size(kind: str) -> None:
+    path = FILES[kind]
+    found = sniff(str(path))
+    assert found.kind == kind and found.size == path.stat().st_size
+    assert type(parser_for(path)).__name__ == PARSERS[kind]
+    [p] = parse_files([path])
+    assert p.ok and p.kind == kind and p.size == path.stat().st_size
+
+
+def test_extension_decides_references(tmp_path: Path) -> None:
+    assert detect_kind(str(tmp_path / "refs.json")) == "kerchunk-json"  # not read: no size
+    assert sniff(str(tmp_path / "refs.parquet")).size is None
+
+
+def test_not_a_format_and_empty(tmp_path: Path) -> None:
+    (tmp_path / "page.nc").write_text("<html>404</html>")
+    (tmp_path / "empty.nc").write_bytes(b"")
+    with pytest.raises(ParseError, match=r"^page\.nc: not a NetCDF/HDF5/FITS file \(starts with b'<html>40'\) -> check"):
+        detect_kind(str(tmp_path / "page.nc"))
+    with pytest.raises(ParseError, match=r"^empty\.nc: empty file \(0 bytes\) -> re-download"):
+        detect_kind(str(tmp_path / "empty.nc"))
+    with pytest.raises(FileNotFoundError):
+        detect_kind(str(tmp_path / "gone.nc"))
