@@ -60,7 +60,7 @@ def create(repo_path: str | Path, roots: list[Path]) -> icechunk.Repository:
 
 def write_repo(repo_path: str | Path, files: Any, *, concat_dim: Any = "time", root: Path | None = None,
                extra_roots: list[Path] | None = None, last_updated_at: Any = None,
-               combine_attrs: str = "drop_conflicts", **open_kwargs: Any) -> icechunk.Storage:
+               combine_attrs: str = "drop_conflicts", data_vars: str = "minimal", **open_kwargs: Any) -> icechunk.Storage:
     """Virtualize ``files`` (a list, or a nested list for an N-D grid with ``concat_dim`` a list) and commit."""
     paths = [str(p) for p in flat(files)]
     root = root or Path(os.path.commonpath([os.path.dirname(p) for p in paths]))
@@ -69,7 +69,7 @@ def write_repo(repo_path: str | Path, files: Any, *, concat_dim: Any = "time", r
         vds = parts[0]
     else:
         vds = xr.combine_nested(nest(parts, files), concat_dim=concat_dim, coords="minimal", compat="override",
-                                data_vars="minimal", combine_attrs=combine_attrs)
+                                data_vars=data_vars, combine_attrs=combine_attrs)
     repo = create(repo_path, [root, *(extra_roots or [])])
     session = repo.writable_session("main")
     kwargs = {"last_updated_at": last_updated_at} if last_updated_at is not None else {}
