@@ -31,10 +31,12 @@ UNSUPPORTED = {
                       "drop_variables=['RATE'] (--drop RATE; FITSParser(skip_variables=['RATE']))"),
     "fits_only_table": (FITS / "btable.fits",
                         "btable.fits: HDU '1' is a binary table (Zarr cannot record its big-endian columns) -> skip the "
-                        "file (remove it from the list): it holds no other data, dropping 1 leaves nothing"),
+                        "file (remove it from the list): it holds no other data, drop_variables=['1'] (--drop 1; "
+                        "FITSParser(skip_variables=['1'])) leaves nothing"),
     "fits_groups": (FITS / "random_groups.fits",
                     "random_groups.fits: HDU 'PRIMARY' is a GroupsHDU, which FITSParser cannot virtualize -> skip the "
-                    "file (remove it from the list): it holds no other data, dropping PRIMARY leaves nothing"),
+                    "file (remove it from the list): it holds no other data, drop_variables=['PRIMARY'] (--drop PRIMARY; "
+                    "FITSParser(skip_variables=['PRIMARY'])) leaves nothing"),
     "h5_complex_attrs": (H5PY / "compound-dtype-complex.h5",
                          "compound-dtype-complex.h5: variable '<c16' has attribute 'c1' with complex or compound values, "
                          "which Zarr metadata (JSON) cannot hold -> skip the file (remove it from the list): it holds no "

@@ -55,8 +55,11 @@ def explain_parse_failure(exc: BaseException, url: str, name: str, kind: str, re
         return None
     problem = describe(causes, name, kind, cause=f"{type(exc).__name__}: {first_line(exc)}")
     if isinstance(found, Findings) and found.leaves_nothing and found.variables:
-        shown = found.variables[:3] + (["..."] if len(found.variables) > 3 else [])
-        fix = f"skip the file (remove it from the list): it holds no other data, dropping {', '.join(shown)} leaves nothing"
+        if len(found.variables) <= 3:
+            dropping = _drop_fix(kind, found.variables)
+        else:
+            dropping = "dropping " + ", ".join(found.variables[:3]) + ", ..."
+        fix = f"skip the file (remove it from the list): it holds no other data, {dropping} leaves nothing"
         return _problem(problem.kind, problem.message.split(" -> ", 1)[0], fix, problem.variable)
     return problem
 
