@@ -401,7 +401,7 @@ def test_member_by_time_grid(tmp_path: Path, data_dir: Path) -> None:
 
 def test_grid_needs_one_concat_dim_per_level(tmp_path: Path, data_dir: Path) -> None:
     grid = _ensemble(tmp_path, data_dir)
-    with pytest.raises(VirtualizeError, match=r"one concat dimension per level"):
+    with pytest.raises(VirtualizeError, match=r"pass one concat_dim per level"):
         virtualize(grid, tmp_path / "repo")
     assert not (tmp_path / "repo").exists()
 

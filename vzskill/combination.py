@@ -45,14 +45,14 @@ def choose(datasets: Any, concat_dim: str | Sequence[str] | None, *, grid: bool)
     try:
         choice = infer_concat_dim(datasets, concat_dim)
     except LayoutError as exc:
-        raise VirtualizeError(str(exc).splitlines()[0]) from exc
+        raise VirtualizeError("nothing written: " + str(exc).splitlines()[0]) from exc
     if isinstance(concat_dim, str) and not grid and choice.new_dims:
         first = flatten(datasets)[0]
         dims = [str(d) for d in first.dims]
         close = difflib.get_close_matches(concat_dim, dims, n=1, cutoff=0.6) or [d for d in dims if d.lower() == concat_dim.lower()]
         if close:
             raise VirtualizeError(
-                f"concat_dim {concat_dim!r} is not a dimension of the files (dims: {', '.join(dims)}) -> did you mean "
+                f"nothing written: concat_dim {concat_dim!r} is not a dimension of the files (dims: {', '.join(dims)}) -> did you mean "
                 f"{close[0]!r}? (case matters: 'time' is not 'Time'); a new name stacks the files along a new dimension"
             )
     return choice

@@ -29,7 +29,7 @@ from vzskill.containers import covered, reference_prefixes, source_prefixes
 from vzskill.outcome import ATTRS_RULE, VirtualizeError, WriteResult
 from vzskill.registry import build_registry
 from vzskill.repo import RepositoryNotFound, describe, open_location, prepare_location, storage_for
-from vzskill.sources import Access, Source, local_path, parse_source, parse_sources
+from vzskill.sources import Access, Source, display_name, local_path, parse_source, parse_sources
 
 __all__ = ["virtualize", "WriteResult", "VirtualizeError", "storage_for", "count_refs", "prepare_repo", "ATTRS_RULE"]
 
@@ -172,6 +172,16 @@ def _choose(plan: Plan, datasets: list[xr.Dataset], stored: Any) -> ConcatChoice
     return choose(nest(datasets, plan.layout) if plan.grid else datasets, plan.concat_dim, grid=plan.grid)
 
 
+def _refuse_empty(plan: Plan, datasets: list[xr.Dataset]) -> None:
+    """A write without one data array would commit an empty repository and look like success."""
+    if datasets and not any(ds.data_vars for ds in datasets):
+        name = display_name(plan.urls[0]) + (f" (+{len(plan.urls) - 1} more)" if len(plan.urls) > 1 else "")
+        raise VirtualizeError(
+            f"{name}: no data arrays to virtualize (only headers/coordinates, or every variable dropped), nothing "
+            "written -> skip the file, or keep a variable (fewer drop_variables)"
+        )
+
+
 def _dims_for_check(plan: Plan, parsed: list[Any]) -> Any:
     """Some files failed to parse: the concat dim of the others, so the check reports the failures, not a layout."""
     if plan.concat_dim is not None or plan.combine == "by_coords":
@@ -250,10 +260,16 @@ def preflight(plan: Plan, parsed: list[Any], *, location: Location, branch: str,
     failed = [p for p in parsed if getattr(p, "error", None)]
     stored = _stored_for_append(location, plan, branch, access, storage_access) if plan.append else None
     datasets = [p.dataset for p in parsed] if not failed else []
-    choice = _choose(plan, datasets, stored) if datasets else ConcatChoice([], "")
+    layout_error: VirtualizeError | None = None
+    try:
+        choice = _choose(plan, datasets, stored) if datasets else ConcatChoice([], "")
+    except VirtualizeError as exc:
+        if not check:
+            raise
+        layout_error, choice = exc, ConcatChoice([], "")  # the check's findings (more precise) win
     report = None
     if check:
-        dims = choice.value if datasets else _dims_for_check(plan, parsed)
+        dims = choice.value if datasets and layout_error is None else _dims_for_check(plan, parsed)
         report = _run_check(parsed, plan, dims, access, registry, step)
         if plan.combine == "by_coords" and report.concat_dim:
             dims = [report.concat_dim] if isinstance(report.concat_dim, str) else list(report.concat_dim)
@@ -261,6 +277,9 @@ def preflight(plan: Plan, parsed: list[Any], *, location: Location, branch: str,
     if failed:
         more = f" (+{len(failed) - 1} more files failed)" if len(failed) > 1 else ""
         raise VirtualizeError(_first_line(failed[0].error) + more)
+    if layout_error is not None:
+        raise layout_error
+    _refuse_empty(plan, datasets)
     step("combine", 0, 1)
     try:
         combined = combine_datasets(nest(datasets, plan.layout) if plan.grid else datasets, choice, plan.combine, coords)
