@@ -245,11 +245,9 @@ def run_pipeline(f: Path, kind: str, work: Path, *, extra: dict[str, Any] | None
 
 
 def _inspect(urls: list[Path]) -> list[Any]:
-    """``inspect_files`` from vzskill.inspect (helper C may move it to vzskill.inventory)."""
-    try:
-        from vzskill.inventory import inspect_files  # type: ignore[import-not-found]
-    except ImportError:
-        from vzskill.inspect import inspect_files  # type: ignore[assignment]
+    """``vzskill.inventory.inspect_files`` (what ``vzskill inspect`` runs)."""
+    from vzskill.inventory import inspect_files
+
     return inspect_files(urls)
 
 

@@ -164,7 +164,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
-    from vzskill.inspect import format_info, inspect_files
+    from vzskill.inventory import format_info, inspect_files
 
     with _Progress(None if not args.json else False) as progress:
         progress("inspect", 0, len(args.files))
