@@ -176,7 +176,7 @@ class _Comparer:
         try:
             src, kind = self.sources.get(url, var)
         except NoReader as exc:
-            kind = str(exc).split(" for ", 1)[-1].split(" ", 1)[0]
+            kind = exc.kind or str(exc).split(" for ", 1)[-1].split(" ", 1)[0]
             report.skip(var, f"no reader for {kind} sources", n_rows,
                         requested=self.skip_unreadable or kind in self.requested_kinds)
             return None

@@ -14,25 +14,36 @@ Formats: HDF5/NetCDF4 (h5py: chunk offsets from ``chunk_iter``, contiguous data 
 with ``mmap=False, maskandscale=False`` for values), FITS (astropy, ``do_not_scale_image_data=True``;
 the data offset from ``HDUList.fileinfo``), Zarr stores (zarr; the chunk key in the reference
 path names the block). Kerchunk references point at the files they index, so those files are read
-with the readers above. Other formats raise :class:`NoReader`.
+with the readers above.
+
+More formats: :func:`register_reader` adds an opener for a format name (the ``kind`` that
+:func:`vzskill.formats.detect_kind` returns). For a kind without a reader, :func:`open_source`
+first imports ``vzskill.readers_<kind>`` (``-`` -> ``_``), a module that registers its reader when
+imported; still none -> :class:`NoReader`.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 import warnings
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 from vzskill.parse import display_name
 from vzskill.sources import local_path
 
-__all__ = ["NoReader", "SourceFile", "SourceVariable", "open_source", "plain_attrs"]
+__all__ = ["NoReader", "Opener", "SourceFile", "SourceVariable", "open_source", "plain_attrs", "reader_for",
+           "register_reader", "source_target"]
 
 
 class NoReader(NotImplementedError):
-    """No direct reader for this source's format (valid content, not compared)."""
+    """No direct reader for this source's format (valid content, not compared); ``kind``: the format."""
+
+    def __init__(self, message: str, kind: str = ""):
+        super().__init__(message)
+        self.kind = kind
 
 
 def plain_attrs(attrs: Any) -> dict[str, Any]:
@@ -52,7 +63,12 @@ def plain_attrs(attrs: Any) -> dict[str, Any]:
 
 
 class SourceVariable:
-    """One variable of one source: shape, dtype, attrs, ``locate`` and raw ``read``."""
+    """One variable of one source: shape, dtype, attrs, ``locate`` and raw ``read``.
+
+    ``locate(offset, length)``: the start index (one int per dim) of the stored block whose bytes
+    begin at ``offset``, None when no block of this variable starts there. ``read(region)``: the
+    stored values of ``region`` (a tuple of slices; ``()`` = everything), before CF decoding.
+    """
 
     name: str
     shape: tuple[int, ...]
@@ -68,6 +84,12 @@ class SourceVariable:
 
 
 class SourceFile:
+    """One opened source: ``variable(path)`` -> :class:`SourceVariable` or None (not in this file).
+
+    ``path`` is the repository's array path (``group/name``): a reader resolves it against its own
+    names (e.g. with the trailing parts first, a repository group may be the source's root).
+    """
+
     kind: str = ""
 
     def variable(self, path: str) -> SourceVariable | None:
@@ -77,7 +99,11 @@ class SourceFile:
         pass
 
 
-def _target(url: str, registry: Any) -> Any:
+def source_target(url: str, registry: Any) -> Any:
+    """What a format library opens: a local path for ``file://``, else a seekable file-like reader.
+
+    The reader is obspec-utils' ``BlockStoreReader`` over the store that ``registry`` resolves.
+    """
     if url.startswith("file://"):
         return local_path(url)
     from obspec_utils.readers import BlockStoreReader
@@ -125,7 +151,7 @@ class _H5File(SourceFile):
     def __init__(self, url: str, registry: Any):
         import h5py
 
-        self.file = h5py.File(_target(url, registry), "r")
+        self.file = h5py.File(source_target(url, registry), "r")
         self.vars: dict[str, _H5Variable | None] = {}
 
     def variable(self, path: str) -> SourceVariable | None:
@@ -176,7 +202,7 @@ class _NC3File(SourceFile):
 
         from vzskill.netcdf3_layout import read_layout
 
-        target = _target(url, registry)
+        target = source_target(url, registry)
         if isinstance(target, str):
             with open(target, "rb") as fh:
                 self.layout = read_layout(fh)
@@ -237,7 +263,7 @@ class _FitsFile(SourceFile):
     def __init__(self, url: str, registry: Any):
         from astropy.io import fits
 
-        self.hdul = fits.open(_target(url, registry), mode="readonly", memmap=False, do_not_scale_image_data=True,
+        self.hdul = fits.open(source_target(url, registry), mode="readonly", memmap=False, do_not_scale_image_data=True,
                               uint=False, lazy_load_hdus=False)
         self.by_name: dict[str, _FitsVariable] = {}
         seen: list[str] = []
@@ -344,15 +370,48 @@ def is_zarr_reference(url: str, var_path: str) -> bool:
                for meta in ("zarr.json", ".zarray"))
 
 
+Opener = Callable[[str, Any], SourceFile]
+"""``opener(url, registry) -> SourceFile``: opens one referenced file (``registry`` resolves remote URLs)."""
+
+_READERS: dict[str, Opener] = {"hdf5": _H5File, "netcdf3": _NC3File, "fits": _FitsFile}
+
+
+def register_reader(kind: str, opener: Opener) -> None:
+    """Read ``kind`` sources with ``opener`` (replaces an earlier reader of that kind).
+
+    Parameters
+    ----------
+    kind
+        A format name as :func:`vzskill.formats.detect_kind` returns it (``"hdf4"``, ...).
+    opener
+        ``opener(url, registry) -> SourceFile``; may raise the format library's exception when the
+        file cannot be opened (verify reports it as unreadable), :class:`NoReader` when this file's
+        content has no reader.
+    """
+    _READERS[kind] = opener
+
+
+def reader_for(kind: str) -> Opener | None:
+    """The opener registered for ``kind``, importing ``vzskill.readers_<kind>`` once if there is none."""
+    if kind not in _READERS and kind.replace("-", "_").isidentifier():
+        name = f"vzskill.readers_{kind.replace('-', '_')}"
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # the reader module exists but needs a package that is missing
+                raise NoReader(f"no direct reader for {kind} sources ({exc.name} is not installed)", kind) from exc
+    return _READERS.get(kind)
+
+
 def open_source(url: str, registry: Any, kind: str) -> SourceFile:
     """Open ``url`` (a file referenced by the repository) with the reader for ``kind``.
 
     Raises :class:`NoReader` for formats without a reader; the format library's exception when the
     file cannot be opened.
     """
-    readers = {"hdf5": _H5File, "netcdf3": _NC3File, "fits": _FitsFile}
-    if kind not in readers:
-        raise NoReader(f"{display_name(url)}: no direct reader for {kind} sources")
+    opener = reader_for(kind)
+    if opener is None:
+        raise NoReader(f"{display_name(url)}: no direct reader for {kind} sources", kind)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return readers[kind](url, registry)
+        return opener(url, registry)
