@@ -44,3 +44,16 @@ def test_not_a_format_and_empty(tmp_path: Path) -> None:
         detect_kind(str(tmp_path / "empty.nc"))
     with pytest.raises(FileNotFoundError):
         detect_kind(str(tmp_path / "gone.nc"))
+
+
+def test_gzip_is_refused_with_gunzip(tmp_path: Path) -> None:
+    import gzip
+
+    gz = tmp_path / "example_1.nc.gz"
+    gz.write_bytes(gzip.compress(FILES["netcdf3"].read_bytes()))
+    [p] = parse_files([gz])
+    assert p.problem == "unsupported" and p.dataset is None
+    assert p.error == "example_1.nc.gz: gzip-compressed: decompress it first (gunzip -k example_1.nc.gz) -> then virtualize example_1.nc"
+    assert p.fix == "gunzip -k example_1.nc.gz, then virtualize example_1.nc"
+    (tmp_path / "example_1.nc").write_bytes(gzip.decompress(gz.read_bytes()))  # the fix works
+    assert parse_files([tmp_path / "example_1.nc"])[0].ok

@@ -20,6 +20,7 @@ HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 NETCDF3_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
 FITS_MAGIC = b"SIMPLE"
 HDF4_MAGIC = b"\x0e\x03\x13\x01"
+GZIP_MAGIC = b"\x1f\x8b"
 ZARR_SUFFIXES = (".zarr", ".zarr/", ".zarr.zip")
 KERCHUNK_JSON_SUFFIXES = (".json",)
 KERCHUNK_PARQUET_SUFFIXES = (".parq", ".parquet", ".parq/", ".parquet/")
@@ -129,12 +130,25 @@ def sniff(url: str, registry: Any = None, access: Access | None = None) -> Sniff
         registry = build_registry([url], access)
     head, size = read_range(url, registry)
     kind = kind_from_magic(head)
+    if head.startswith(GZIP_MAGIC):
+        raise compressed_stream(url)
     if kind is None:
         fix = "check the download (an HTML error page or a text file saved as .nc?), or remove it from the list"
         raise ParseError(
             f"{display_name(url)}: not a NetCDF/HDF5/FITS file (starts with {head[:8]!r}) -> {fix}", fix=fix
         )
     return Sniffed(kind, size)
+
+
+def compressed_stream(url: str) -> ParseError:
+    """The refusal of a gzip-compressed file: a gzip stream has no byte ranges a reference could point at."""
+    name = display_name(url)
+    plain = name[: -len(".gz")] if name.lower().endswith(".gz") else f"the decompressed {name}"
+    fix = f"gunzip -k {name}, then virtualize {plain}"
+    return ParseError(
+        f"{name}: gzip-compressed: decompress it first (gunzip -k {name}) -> then virtualize {plain}",
+        kind="unsupported", fix=fix,
+    )
 
 
 def detect_kind(url: str, registry: Any = None, access: Access | None = None) -> str:
