@@ -34,3 +34,68 @@ def test_run_quick_read_prints_ratios(tmp_path):
     assert {t["target"] for t in read["targets"].values()} == {">= 1.0"}
     assert "target icechunk whole read" in proc.stderr  # the human table
     assert report["machine"]["packages"]["icechunk"]
+
+
+# --------------------------------------------------------------------------- the loopback proxy
+
+from tests.plugins.latency import loopback_proxy  # noqa: E402,F401 - fixture
+
+
+def _http_store(base: str):
+    from obstore.store import HTTPStore
+
+    return HTTPStore.from_url(base, client_options={"allow_http": True})
+
+
+def test_proxy_counts_keepalive_requests_and_adds_delay(loopback_proxy, http_base_url):
+    import time
+
+    import obstore
+
+    proxy = loopback_proxy(http_base_url, delay_s=0.05, connect_delay_s=0.0)
+    store = _http_store(proxy.url)
+    t0 = time.perf_counter()
+    for i in range(3):
+        assert len(obstore.get_range(store, f"series/temp_00{i}.nc", start=0, length=64)) == 64
+    elapsed = time.perf_counter() - t0
+    assert proxy.requests == 3 and proxy.methods["GET"] == 3
+    assert proxy.connections < proxy.requests  # one keep-alive connection carried several requests
+    assert [r.range for r in proxy.log] == ["bytes=0-63"] * 3
+    assert elapsed >= 3 * 0.05
+
+
+def test_proxy_injects_503_then_forwards(loopback_proxy, http_base_url):
+    import obstore
+
+    proxy = loopback_proxy(http_base_url, fail_first=2)
+    data = obstore.get_range(_http_store(proxy.url), "series/temp_000.nc", start=0, length=8)
+    assert bytes(data)[:4] == b"\x89HDF"
+    assert [r.outcome for r in proxy.log] == ["failed", "failed", "forwarded"]
+
+
+def test_proxy_resets_are_seeded(loopback_proxy, http_base_url):
+    import obstore
+
+    outcomes = []
+    for _ in range(2):
+        proxy = loopback_proxy(http_base_url, reset_rate=0.5, seed=7)
+        store = _http_store(proxy.url)
+        for _i in range(3):
+            obstore.get_range(store, "series/temp_000.nc", start=0, length=8)  # retried after each reset
+        outcomes.append([r.outcome for r in proxy.log])
+        assert "reset" in outcomes[-1] and proxy.connections > 1
+    assert outcomes[0] == outcomes[1]
+
+
+def test_proxy_passes_s3_puts_and_gets(loopback_proxy, s3_endpoint, make_bucket):
+    import obstore
+    from obstore.store import S3Store
+
+    from tests.plugins.safety import TEST_KEY_ID, TEST_SECRET
+
+    proxy = loopback_proxy(s3_endpoint, delay_s=0.01)
+    store = S3Store(make_bucket(), endpoint=proxy.url, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET,
+                    region="us-east-1", client_options={"allow_http": True})
+    obstore.put(store, "a/b.bin", b"y" * 200_000)
+    assert bytes(obstore.get_range(store, "a/b.bin", start=199_990, length=10)) == b"y" * 10
+    assert proxy.methods == {"PUT": 1, "GET": 1}
