@@ -278,11 +278,7 @@ class LoopbackProxy:
                 return
             parsed = _parse_head(head)
             if parsed is None:  # not HTTP: raw pass-through from here on
-                upstream.write(head + bytes(client.buf))
-                client.buf.clear()
-                while data := await client.take(65536):
-                    upstream.write(data)
-                    await upstream.drain()
+                await _raw(client, head, upstream)
                 return
             method, target, headers = parsed
             self.requests += 1
@@ -318,6 +314,14 @@ class LoopbackProxy:
         )
         await writer.drain()
         return not close
+
+
+async def _raw(client: _Stream, head: bytes, upstream: asyncio.StreamWriter) -> None:
+    upstream.write(head + bytes(client.buf))
+    client.buf.clear()
+    while data := await client.take(65536):
+        upstream.write(data)
+        await upstream.drain()
 
 
 async def _body(client: _Stream, headers: dict[str, str], write: Any) -> bool:
