@@ -32,10 +32,6 @@ KNOWN_GAPS: dict[str, str] = {
         "A: FALSE_MISMATCH verify: ascii_i4-i20.fits: variable '1' referenced by the repository is not in the source -> re-virtualize it ",
     "astropy/wcs/tests/data/dist_lookup.fits.gz":
         "C: BAD_MESSAGE gzip file, the refusal does not say to decompress it: check found 1 error(s), nothing written: dist_lookup.fit",
-    "h5py/tests/data_files/vlen_string_dset.h5":
-        "A: FALSE_MISMATCH verify: DS1 chunk (0,) (stored in the repository): 4 of 4 raw values differ from vlen_string_dset.h5 (first: r",
-    "h5py/tests/data_files/vlen_string_s390x.h5":
-        "A: FALSE_MISMATCH verify: DSvariable chunk (0,) (stored in the repository): 5 of 5 raw values differ from vlen_string_s390x.h5 (",
     "xarray/tests/data/example_1.nc.gz":
         "C: BAD_MESSAGE gzip file, the refusal does not say to decompress it: check found 1 error(s), nothing written: example_1.nc.gz",
 }

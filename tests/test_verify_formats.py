@@ -236,3 +236,37 @@ def test_zarr_source_compared_and_wrong_key_caught(tmp_path: Path, series_files:
     report = verify(storage)
     [m] = report.mismatches
     assert m.variable == "temperature" and m.chunk == (0, 0, 0) and "misplaced" in m.message
+
+
+# --------------------------------------------------------------------------- HDF5 variable-length strings
+
+
+def _vlen_strings(path: Path, *, with_data: bool) -> Path:
+    import h5py
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with h5py.File(path, "w") as f:
+        f.create_dataset("ascii", data=np.array([b"Parting", b"is such"], dtype=object),
+                         dtype=h5py.string_dtype("ascii"))
+        f.create_dataset("utf8", data=np.array(["sweet", "sorrow \u00e9"], dtype=object), dtype=h5py.string_dtype())
+        if with_data:
+            f.create_dataset("values", data=np.arange(6.0).reshape(2, 3), chunks=(1, 3))
+    return path
+
+
+@pytest.mark.parametrize("with_data", [True, False], ids=["with_virtual", "only_stored"])
+def test_vlen_strings_compared_as_str(tmp_path: Path, with_data: bool) -> None:
+    """h5py reads variable-length strings as bytes; the repository holds str: equal, not a mismatch."""
+    src = _vlen_strings(tmp_path / "src" / "strings.h5", with_data=with_data)
+    storage = write_repo(tmp_path / "repo", [src], concat_dim=None, loadable_variables=["ascii", "utf8"])
+    report = verify(storage, urls=[src])
+    assert report.ok and not report.findings, report.format_table()
+    assert report.compared["ascii"] == report.compared["utf8"] == 1
+    session = icechunk.Repository.open(storage).writable_session("main")
+    arr = zarr.open_array(session.store, path="utf8", mode="r+")
+    arr[1] = "sorrow e"
+    session.commit("one string changed")
+    report = verify(storage, urls=[src])
+    [m] = report.mismatches
+    assert m.variable == "utf8" and "1 of 2 raw values differ" in m.message, report.format_table()
+    assert not [f for f in report.errors if f.kind == "not_referenced"]

@@ -101,9 +101,13 @@ class _Native:
 
 
 def compare_native(report: VerifyReport, index: ReferenceIndex, sources: Sources, origins: Origins,
-                   files: list[str], *, sample: int | None, rng: random.Random, skip_vars: set[str]) -> None:
-    """Compare each natively stored array with every referenced file holding it (``sample`` files if set)."""
+                   files: list[str], *, sample: int | None, rng: random.Random, skip_vars: set[str]) -> set[str]:
+    """Compare each natively stored array with every referenced file holding it (``sample`` files if set).
+
+    Returns the files some stored array was compared with.
+    """
     native = _Native(report, sources, origins)
+    used: set[str] = set()
     for var, refs in sorted(index.native().items()):
         total = len(_chunks_in(refs, tuple(slice(0, n) for n in refs.array.shape)))
         if var in skip_vars:
@@ -128,7 +132,9 @@ def compare_native(report: VerifyReport, index: ReferenceIndex, sources: Sources
                 warnings.simplefilter("ignore")
                 native.one(refs, url, sv, region)
             done |= _chunks_in(refs, region)
+            used.add(url)
         if done:
             report.count(var, len(done), native=True)
         if total > len(done) and sample is None:
             report.skip(var, why or "not in any referenced source", total - len(done))
+    return used

@@ -142,7 +142,17 @@ class _H5Variable(SourceVariable):
         return self._starts.get(int(offset))
 
     def read(self, region: tuple[slice, ...]) -> np.ndarray:
-        return np.asarray(self.ds[region] if region else self.ds[()])
+        import h5py
+
+        ds = self.ds
+        info = h5py.check_string_dtype(ds.dtype)
+        if info is not None and info.length is None:  # variable-length strings: str, as netCDF/xarray/zarr hold them
+            try:
+                ds = ds.asstr()
+                return np.asarray(ds[region] if region else ds[()], dtype=object)
+            except UnicodeDecodeError:  # not in its declared encoding: compare the bytes (a difference is real)
+                ds = self.ds
+        return np.asarray(ds[region] if region else ds[()])
 
 
 class _H5File(SourceFile):

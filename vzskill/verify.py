@@ -125,10 +125,10 @@ def verify(
     return report
 
 
-def _listed(report: VerifyReport, urls: Iterable[str | os.PathLike[str]], locations: list[str]) -> None:
-    wanted = [normalize_url(os.fspath(u)) for u in urls]
+def _listed(report: VerifyReport, wanted: list[str], locations: list[str], stored: set[str]) -> None:
+    """Listed files neither referenced nor the source of arrays stored in the repository; referenced, not listed."""
     for u in wanted:
-        if u not in locations:
+        if u not in locations and u not in stored:
             report.error("not_referenced", f"{display_name(u)}: listed but not referenced by {report.ref} ({u}) -> "
                          "virtualize it (vzskill virtualize --append), or check the list", u)
     for u in sorted(set(locations) - set(wanted)):
@@ -170,8 +170,7 @@ def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, access:
     locations = sorted(index.by_file())
     report.files = locations
     bad_container = check_containers(report, repo, locations)
-    if urls is not None:
-        _listed(report, urls, locations)
+    wanted = None if urls is None else [normalize_url(os.fspath(u)) for u in urls]
     if registry is None and locations:
         from vzskill.parse import _registry_for
 
@@ -187,8 +186,11 @@ def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, access:
     try:
         origins = compare_virtual(report, index, plan, sources, requested_kinds=skip_kinds, skip_unreadable=skip_unreadable)
         files = sorted({sources.key(u, v) for u, per in index.by_file().items() if u not in unreadable for v in per})
-        if not locations and urls is not None:  # nothing virtual: the listed sources hold the stored arrays
-            files = [normalize_url(os.fspath(u)) for u in urls]
-        compare_native(report, index, sources, origins, files, sample=report.sample, rng=rng, skip_vars=skip_vars)
+        if not locations and wanted is not None:  # nothing virtual: the listed sources hold the stored arrays
+            files = wanted
+        stored = compare_native(report, index, sources, origins, files, sample=report.sample, rng=rng,
+                                skip_vars=skip_vars)
     finally:
         sources.close()
+    if wanted is not None:
+        _listed(report, wanted, locations, stored)
