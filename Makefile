@@ -3,7 +3,7 @@
 #   make test   -> .venv (Python 3.12, pinned stack) + the whole test suite (code + doc tests)
 # and, for drift: make test-latest -> .venv-latest with the newest releases, reruns the doc tests.
 #   make dist   -> dist/virtualizing-archival-data/: the skill folder as `vzskill install-skill dist` lays it out
-#                  (SKILL.md, references, scripts/ = `pip install ./scripts` installs the helper)
+#                  (SKILL.md, examples.md, troubleshooting.md, references/*.md, scripts/ = `pip install ./scripts`)
 
 SHELL := /bin/bash
 .ONESHELL:
@@ -16,7 +16,7 @@ VENV ?= .venv
 LATEST ?= .venv-latest
 PIP_FLAGS ?= --disable-pip-version-check --quiet
 PYTEST_ARGS ?=
-DOCS := README.md SKILL.md examples.md troubleshooting.md
+DOCS := README.md SKILL.md examples.md troubleshooting.md references
 
 .PHONY: demo test test-latest install constraints doctor dist clean
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from vzskill import skill
-from vzskill.skill import PACKAGE_DATA, SCRIPTS, SKILL_FILES, SkillError, install_skill, skill_name
+from vzskill.skill import PACKAGE_DATA, REFERENCES, SCRIPTS, SKILL_FILES, SkillError, install_skill, skill_name
 
 ROOT = Path(__file__).resolve().parents[1]
 ALLOWED_KEYS = {"name", "description", "license", "compatibility", "metadata"}  # allowed-tools: not used
@@ -46,9 +46,29 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_install_lays_out_a_folder_named_after_the_skill(installed: Path):
     meta, _ = frontmatter(ROOT / "SKILL.md")
     assert installed.name == meta["name"] == skill_name()
-    assert sorted(p.name for p in installed.iterdir()) == sorted([*SKILL_FILES, SCRIPTS])
+    assert sorted(p.name for p in installed.iterdir()) == sorted([*SKILL_FILES, REFERENCES, SCRIPTS])
     for name in SKILL_FILES:
         assert (installed / name).read_bytes() == (ROOT / name).read_bytes(), name
+
+
+def test_install_copies_every_reference_file(installed: Path):
+    """references/*.md: the same files, byte for byte, as plain files (not links into the checkout)."""
+    expected = sorted(p.name for p in (ROOT / REFERENCES).glob("*.md"))
+    assert expected, "references/ holds no .md file"
+    copied = installed / REFERENCES
+    assert not copied.is_symlink() and sorted(p.name for p in copied.iterdir()) == expected
+    for name in expected:
+        assert not (copied / name).is_symlink()
+        assert (copied / name).read_bytes() == (ROOT / REFERENCES / name).read_bytes(), name
+
+
+def test_reinstall_replaces_references_whole(tmp_path: Path):
+    folder = install_skill(tmp_path)
+    (folder / REFERENCES / "removed-topic.md").write_text("stale")
+    install_skill(tmp_path)
+    assert not (folder / REFERENCES / "removed-topic.md").exists()
+    assert sorted(p.name for p in (folder / REFERENCES).iterdir()) == sorted(p.name for p in (ROOT / REFERENCES).glob("*.md"))
+    assert not list(folder.glob(".*.tmp")) and not list(folder.glob(".*.old"))
 
 
 def _requirement(req: str) -> str:
@@ -75,6 +95,10 @@ def test_scripts_is_an_installable_copy_of_the_helper(installed: Path):
         link = scripts / "vzskill" / "skill" / name
         assert link.is_symlink() and not Path(os.readlink(link)).is_absolute(), name
         assert link.read_bytes() == (ROOT / name).read_bytes(), name
+    references = scripts / "vzskill" / "skill" / REFERENCES
+    assert references.is_symlink() and references.resolve() == (installed / REFERENCES).resolve()
+    package_data = tomllib.loads((scripts / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["vzskill"]
+    assert f"skill/{REFERENCES}/*.md" in package_data
 
 
 def test_scripts_metadata_from_an_installed_wheel_matches_the_checkout(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
@@ -159,7 +183,10 @@ def test_skill_md_size_and_links():
     assert "examples.md" in local and "troubleshooting.md" in local
     for link in local:
         assert (ROOT / link).exists(), f"SKILL.md links {link}, which does not exist"
-        assert "/" not in link, f"{link}: keep references one level deep"
+        assert "/" not in link or (link.startswith(f"{REFERENCES}/") and link.count("/") == 1), (
+            f"{link}: keep references one level deep (SKILL.md -> file, or SKILL.md -> {REFERENCES}/file)")
+    for path in sorted((ROOT / REFERENCES).glob("*.md")):
+        assert f"{REFERENCES}/{path.name}" in local, f"SKILL.md should name {REFERENCES}/{path.name} (and when to read it)"
     lowered = text.lower()
     assert re.search(r"read \[?`?examples\.md", lowered) and re.search(r"read \[?`?troubleshooting\.md", lowered)
 
@@ -222,7 +249,7 @@ def test_skill_md_keeps_the_gotchas(topic: str):
 
 def test_package_copies_are_symlinks_to_the_root_files():
     """In the repository the package data are symlinks (wheels copy the content), so they cannot drift."""
-    for name in PACKAGE_DATA:
+    for name in (*PACKAGE_DATA, REFERENCES):
         link = skill.PACKAGE_COPIES / name
         assert link.is_symlink(), f"{link} should be a symlink -> run: python -m vzskill.skill --sync"
         assert link.resolve() == (ROOT / name).resolve()
@@ -278,5 +305,9 @@ def test_bundled_helper_installs_and_runs_in_a_fresh_venv(tmp_path: Path):
     copy = Path(json.loads(again.stdout)["path"])
     for name in SKILL_FILES:
         assert (copy / name).read_bytes() == (folder / name).read_bytes(), name
+    references = sorted(p.name for p in (folder / REFERENCES).glob("*.md"))
+    assert references and sorted(p.name for p in (copy / REFERENCES).glob("*.md")) == references
+    for name in references:
+        assert (copy / REFERENCES / name).read_bytes() == (folder / REFERENCES / name).read_bytes(), name
     assert (copy / SCRIPTS / "pyproject.toml").is_file() and skills_ref_validate(copy).returncode == 0
     assert skills_ref_validate(folder).returncode == 0  # still valid after the in-tree build

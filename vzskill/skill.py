@@ -3,11 +3,12 @@
 Layout of ``DEST/<name>/`` (``install_skill``; ``make dist`` builds the same into ``dist/``)::
 
     SKILL.md  examples.md  troubleshooting.md
+    references/*.md           the reference files SKILL.md links (read when their topic comes up)
     scripts/                  pip-installable copy of the helper: ``pip install ./scripts``
         pyproject.toml        vzskill's metadata (dependencies from the registry, console script)
         constraints.txt       the tested versions: ``pip install -c scripts/constraints.txt ./scripts``
         vzskill/*.py          the package source
-        vzskill/skill/*       relative symlinks to the skill folder's files (package data)
+        vzskill/skill/*       relative symlinks to the skill folder's files and references/ (package data)
 
 Where the files come from:
 
@@ -32,7 +33,9 @@ from pathlib import Path
 from typing import Any
 
 SKILL_FILES = ("SKILL.md", "examples.md", "troubleshooting.md")
-#: Package data in ``vzskill/skill/``: the skill files and the tested pins.
+#: The folder of reference files (``*.md``, one level) shipped next to SKILL.md.
+REFERENCES = "references"
+#: Package data in ``vzskill/skill/``: the skill files and the tested pins (+ the ``references`` folder).
 PACKAGE_DATA = (*SKILL_FILES, "constraints.txt")
 SCRIPTS = "scripts"
 #: Extras copied into the bundled pyproject.toml (``test`` needs the repository's test suite).
@@ -163,7 +166,7 @@ def scripts_pyproject(meta: dict[str, Any] | None = None) -> str:
         'packages = ["vzskill"]',
         "",
         "[tool.setuptools.package-data]",
-        f"vzskill = {_toml(['py.typed', *(f'skill/{name}' for name in PACKAGE_DATA)])}",
+        f"vzskill = {_toml(['py.typed', *(f'skill/{name}' for name in PACKAGE_DATA), f'skill/{REFERENCES}/*.md'])}",
         "",
     ]
     return "\n".join(lines)
@@ -202,7 +205,7 @@ def write_scripts(folder: Path) -> Path:
     data = package / "skill"
     data.mkdir()
     (data / "constraints.txt").symlink_to(Path("..", "..", "constraints.txt"))
-    for name in SKILL_FILES:  # the skill folder's own files: one copy only
+    for name in (*SKILL_FILES, REFERENCES):  # the skill folder's own files: one copy only
         (data / name).symlink_to(Path("..", "..", "..", name))
     shutil.copyfile(_constraints_file(), tmp / "constraints.txt")
     (tmp / "pyproject.toml").write_text(scripts_pyproject(), encoding="utf-8")
@@ -213,6 +216,33 @@ def write_scripts(folder: Path) -> Path:
         shutil.rmtree(scripts)
     os.replace(tmp, scripts)
     return scripts
+
+
+def reference_files(root: Path) -> list[Path]:
+    """The ``references/*.md`` files under ``root`` (sorted; none when the folder is absent)."""
+    folder = root / REFERENCES
+    return sorted(p for p in folder.glob("*.md") if p.is_file()) if folder.is_dir() else []
+
+
+def _copy_references(src: Path, folder: Path) -> None:
+    """Replace ``folder/references`` with a copy of ``src/references`` (built aside, then swapped in)."""
+    tmp = folder / f".{REFERENCES}.tmp"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    for path in reference_files(src):
+        shutil.copyfile(path, tmp / path.name)
+    target = folder / REFERENCES
+    old = folder / f".{REFERENCES}.old"
+    if old.exists():
+        shutil.rmtree(old)
+    if target.is_symlink() or target.is_file():
+        target.unlink()
+    elif target.exists():
+        os.replace(target, old)
+    os.replace(tmp, target)
+    if old.exists():
+        shutil.rmtree(old)
 
 
 def install_skill(dest: str | os.PathLike[str]) -> Path:
@@ -226,8 +256,8 @@ def install_skill(dest: str | os.PathLike[str]) -> Path:
     Returns
     -------
     Path
-        The skill folder. Re-installing replaces the three Markdown files and ``scripts/``; other
-        files in the folder are left alone.
+        The skill folder. Re-installing replaces the three Markdown files, ``references/`` and
+        ``scripts/``; other files in the folder are left alone.
     """
     src = source_dir()
     name = skill_name(src / "SKILL.md")
@@ -240,6 +270,7 @@ def install_skill(dest: str | os.PathLike[str]) -> Path:
         tmp = folder / f".{filename}.tmp"
         shutil.copyfile(src / filename, tmp)
         os.replace(tmp, folder / filename)
+    _copy_references(src, folder)
     write_scripts(folder)
     return folder
 
@@ -254,7 +285,7 @@ def sync_package_copies(root: Path = CHECKOUT_ROOT) -> list[Path]:
         raise SkillError(f"{root} is missing {', '.join(missing)}")
     PACKAGE_COPIES.mkdir(exist_ok=True)
     changed = []
-    for filename in PACKAGE_DATA:
+    for filename in (*PACKAGE_DATA, REFERENCES):
         link = PACKAGE_COPIES / filename
         target = Path(os.path.relpath(root / filename, PACKAGE_COPIES))
         if link.is_symlink() and Path(os.readlink(link)) == target:

@@ -1,9 +1,13 @@
-"""Executed docs: Sybil runs the code blocks of SKILL.md, examples.md, troubleshooting.md, README.md.
+"""Executed docs: Sybil runs the code blocks of SKILL.md, examples.md, troubleshooting.md, README.md
+and every references/*.md.
 
 Conventions for doc authors (read this before writing a ```python block)
 =======================================================================
 
-Files: only the four Markdown files in the repository root are collected (``DOC_FILES``).
+Files: the four Markdown files in the repository root and every ``references/*.md`` (one level, no
+sub-folders) are collected (``DOC_FILES``: paths relative to the repository root; ``doc_files()``
+re-reads the folder). A reference file is a document like examples.md: its own namespace and its own
+``work_dir``, so it starts with the invisible set-up its blocks need (it cannot see examples.md's names).
 
 What runs
   * every fenced block whose info string is exactly ``python``  -> one test item, executed with exec()
@@ -125,7 +129,19 @@ from sybil.parsers.abstract.clear import AbstractClearNamespaceParser
 from sybil.parsers.markdown import ClearNamespaceParser, CodeBlockParser, SkipParser
 
 ROOT = Path(__file__).resolve().parents[2]
-DOC_FILES = ("SKILL.md", "examples.md", "troubleshooting.md", "README.md")
+#: The documents in the repository root.
+ROOT_DOCS = ("SKILL.md", "examples.md", "troubleshooting.md", "README.md")
+#: The folder of the reference files (one level deep from SKILL.md, shipped with the skill).
+REFERENCES = "references"
+
+
+def doc_files(root: Path = ROOT) -> tuple[str, ...]:
+    """Every executed document, relative to ``root``: the root docs, then ``references/*.md`` sorted."""
+    references = sorted(p.name for p in (root / REFERENCES).glob("*.md") if p.is_file())
+    return (*ROOT_DOCS, *(f"{REFERENCES}/{name}" for name in references))
+
+
+DOC_FILES = doc_files()
 
 #: Every fixture a document may use, in injection order.
 DOC_FIXTURES = (
@@ -389,7 +405,8 @@ def make_sybil(root: Path = ROOT) -> Sybil:
     return Sybil(
         parsers=[PythonBlockParser(), PyconBlockParser(), SkipParser(), ClearNamespaceParser()],
         path=str(root),
-        filenames=DOC_FILES,
+        filenames=ROOT_DOCS,
+        patterns=[f"{REFERENCES}/*.md"],
         name="",
     )
 
@@ -398,8 +415,11 @@ SYBIL = make_sybil()
 
 
 def is_doc_file(path: Path) -> bool:
+    """A root document (``ROOT_DOCS``) or a ``references/*.md`` file of this repository."""
     path = Path(path).resolve()
-    return path.parent == ROOT and path.name in DOC_FILES
+    if path.parent == ROOT:
+        return path.name in ROOT_DOCS
+    return path.parent == ROOT / REFERENCES and path.suffix == ".md"
 
 
 _NAME_RE = {name: re.compile(rf"\b{name}\b") for name in DOC_FIXTURES}
@@ -516,6 +536,6 @@ def work_dir(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRe
 
 
 __all__ = [
-    "BINDINGS", "DOC_FILES", "DOC_FIXTURES", "EXPECT_ERROR", "SYBIL", "binding_problems", "declared_bindings",
+    "BINDINGS", "DOC_FILES", "DOC_FIXTURES", "REFERENCES", "ROOT_DOCS", "doc_files", "EXPECT_ERROR", "SYBIL", "binding_problems", "declared_bindings",
     "fixtures_used", "is_doc_file", "is_visible", "make_sybil", "top_assignments", "work_dir",
 ]
