@@ -43,7 +43,7 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-from vzskill.cli_output import _Progress, _clean, _emit_json, _one_line  # noqa: E402,F401
+from vzskill.cli_output import _Progress, _emit_json, _one_line  # noqa: E402
 
 
 def _access(args: argparse.Namespace) -> Any:

@@ -1,6 +1,5 @@
-"""CLI output: one-line messages, JSON-safe values, the stage progress bar (stderr, terminals only).
-
-Standard library only at module level (``rich`` is imported when a bar is drawn).
+"""CLI output: one-line messages, JSON on stdout (:func:`vzskill.jsonable.jsonable`), the stage progress bar (stderr,
+terminals only; ``rich`` is imported when a bar is drawn).
 """
 
 from __future__ import annotations
@@ -9,7 +8,7 @@ import json
 import sys
 from typing import Any
 
-
+from vzskill.jsonable import jsonable
 
 
 def _one_line(text: str) -> str:
@@ -17,23 +16,8 @@ def _one_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
-def _clean(value: Any) -> Any:
-    """JSON-safe: NaN/inf -> strings, numpy scalars/arrays -> Python values, unknown objects -> str."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple, set)):
-        return [_clean(v) for v in value]
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):  # numpy scalar / array
-        return _clean(value.tolist())
-    if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-        return str(value).replace("nan", "NaN").replace("inf", "Infinity")
-    if value is None or isinstance(value, (str, int, float, bool)):
-        return value
-    return str(value)
-
-
 def _emit_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(_clean(data), indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n")
 
 
 class _Progress:
