@@ -1,0 +1,30 @@
+"""Task ensemble_grid: two ensemble members x two time steps of files (runs/ens0, runs/ens1)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from evals.generators._common import cli, rel, urls, write_task  # noqa: E402
+from vzskill import fixtures  # noqa: E402
+
+NAME = "ensemble_grid"
+
+
+def generate(task_dir: Path) -> dict[str, Any]:
+    """Lay out ensemble_grid: inputs/runs/ens{0,1}/temp_{000,001}.nc (member 1 = member 0 + 1 degC)."""
+    grid = fixtures.make_ensemble(task_dir / "inputs" / "runs", members=2, n_files=2)
+    task = {
+        "repo": {"kind": "local", "path": "output/ensemble.icechunk"},
+        "sources": {"main": {"grid": [rel(task_dir, row) for row in grid], "concat_dims": ["ensemble", "time"]}},
+        "virtual_urls": {"main": urls([p for row in grid for p in row])},
+    }
+    return write_task(task_dir, NAME, task)
+
+
+if __name__ == "__main__":
+    cli(generate)

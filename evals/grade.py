@@ -1,0 +1,342 @@
+"""Grade a finished eval task folder against the machine-checkable expectations in evals.json.
+
+Usage::
+
+    python evals/grade.py TASK_ID TASK_DIR [--json]
+
+``TASK_ID`` is the eval's ``id`` (integer) or ``name``; ``TASK_DIR`` is the folder the task's
+generator laid out (it holds ``task.json``: where the repository is, which files it must match).
+The repository is opened read-only with plain icechunk calls (no vzskill code is trusted here);
+values are compared with the source files opened by xarray (h5netcdf / scipy) or astropy.
+
+Exit status: 0 every check passed, 1 at least one failed, 2 usage error (unknown task, no task.json).
+S3 repositories and sources use the keys in ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+EVALS = Path(__file__).resolve().parent / "evals.json"
+SCANNED_SUFFIXES = {".py", ".sh", ".txt", ".json", ".md", ".cfg", ".toml", ".yaml", ".yml", ".env", ".ini", ""}
+
+
+class GradeError(Exception):
+    """The task folder or task id cannot be graded at all (exit 2)."""
+
+
+@dataclass
+class Result:
+    kind: str
+    text: str
+    passed: bool
+    detail: str
+
+
+# --------------------------------------------------------------------------- task + repository
+
+
+def load_eval(task_id: str) -> dict[str, Any]:
+    """The eval entry of ``evals.json`` whose id or name is ``task_id``."""
+    evals = json.loads(EVALS.read_text())["evals"]
+    for entry in evals:
+        if str(entry["id"]) == str(task_id) or entry["name"] == task_id:
+            return entry
+    names = ", ".join(f"{e['id']}={e['name']}" for e in evals)
+    raise GradeError(f"unknown task {task_id!r} -> one of {names}")
+
+
+def load_task(task_dir: Path) -> dict[str, Any]:
+    path = task_dir / "task.json"
+    if not path.is_file():
+        raise GradeError(f"{path}: missing -> run the task's generator first (evals/generators/<name>.py TASK_DIR)")
+    return dict(json.loads(path.read_text()))
+
+
+def _keys() -> dict[str, str]:
+    key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+    return {"access_key_id": key, "secret_access_key": secret} if key and secret else {}
+
+
+def repo_storage(task: dict[str, Any], task_dir: Path) -> Any:
+    """The icechunk Storage of the task's repository (local path relative to the task folder, or S3)."""
+    import icechunk
+
+    spec = task["repo"]
+    if spec["kind"] == "local":
+        return icechunk.local_filesystem_storage(str(task_dir / spec["path"]))
+    return icechunk.s3_storage(
+        bucket=spec["bucket"], prefix=spec["prefix"], endpoint_url=spec.get("endpoint"), region=spec.get("region", "us-east-1"),
+        allow_http=str(spec.get("endpoint", "")).startswith("http://"), force_path_style=bool(spec.get("endpoint")), **_keys(),
+    )
+
+
+def _credential(prefix: str) -> Any:
+    import icechunk
+    from icechunk.credentials import HttpAccess, LocalFileSystemAccess
+
+    if prefix.startswith("file://"):
+        return LocalFileSystemAccess
+    if prefix.startswith(("http://", "https://")):
+        return HttpAccess
+    keys = _keys()
+    return icechunk.s3_credentials(**keys) if keys else icechunk.s3_anonymous_credentials()
+
+
+def open_repository(task: dict[str, Any], task_dir: Path) -> Any:
+    """Open the repository read-only, authorizing every container it declares (None if absent)."""
+    import icechunk
+
+    storage = repo_storage(task, task_dir)
+    if not icechunk.Repository.exists(storage):
+        return None
+    config = icechunk.Repository.fetch_config(storage)
+    prefixes = list(config.virtual_chunk_containers) if config is not None and config.virtual_chunk_containers else []
+    credentials = icechunk.containers_credentials({p: _credential(p) for p in prefixes})
+    return icechunk.Repository.open(storage, authorize_virtual_chunk_access=credentials)
+
+
+def session_for(repo: Any, ref: str) -> Any:
+    """``"main"`` -> branch, ``"tag:v1"`` -> tag."""
+    if ref.startswith("tag:"):
+        return repo.readonly_session(tag=ref[4:])
+    return repo.readonly_session(branch=ref)
+
+
+def open_dataset(session: Any, group: str | None = None) -> Any:
+    import xarray as xr
+
+    return xr.open_zarr(session.store, group=group, consolidated=False, zarr_format=3)
+
+
+# --------------------------------------------------------------------------- sources
+
+
+def _open_source_file(path: Path, engine: str) -> Any:
+    import xarray as xr
+
+    return xr.open_dataset(path, engine=engine).load()
+
+
+def source_dataset(spec: dict[str, Any], task_dir: Path) -> Any:
+    """The expected dataset: the source files opened with their format's reader and combined."""
+    import xarray as xr
+
+    engine = spec.get("engine", "h5netcdf")
+    if engine == "fits":
+        from astropy.io import fits
+
+        path = task_dir / spec["files"][0]
+        return xr.Dataset({spec.get("variable", "PRIMARY"): (spec["dims"], fits.getdata(path, 0))})
+    options: dict[str, Any] = {"data_vars": "minimal", "coords": "minimal", "compat": "override", "combine_attrs": "override"}
+    if "grid" in spec:
+        grid = [[_open_source_file(task_dir / f, engine) for f in row] for row in spec["grid"]]
+        return xr.combine_nested(grid, concat_dim=spec["concat_dims"], **{**options, "data_vars": "all"})
+    parts = [_open_source_file(task_dir / f, engine) for f in spec["files"]]
+    return parts[0] if len(parts) == 1 else xr.concat(parts, dim=spec.get("concat_dim", "time"), **options)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+@dataclass
+class Context:
+    task: dict[str, Any]
+    task_dir: Path
+    repo: Any
+
+
+def _ref(ctx: Context, check: dict[str, Any]) -> Any:
+    if ctx.repo is None:
+        raise AssertionError(f"no repository at {ctx.task['repo']}")
+    return session_for(ctx.repo, check.get("ref", "main"))
+
+
+def check_repo_opens(ctx: Context, check: dict[str, Any]) -> str:
+    session = _ref(ctx, check)
+    return f"{check.get('ref', 'main')} -> snapshot {session.snapshot_id}"
+
+
+def check_variables(ctx: Context, check: dict[str, Any]) -> str:
+    ds = open_dataset(_ref(ctx, check), check.get("group"))
+    found = sorted(ds.data_vars)
+    assert found == sorted(check["names"]), f"data variables {found}, expected {sorted(check['names'])}"
+    return f"data variables {found}"
+
+
+def check_sizes(ctx: Context, check: dict[str, Any]) -> str:
+    ds = open_dataset(_ref(ctx, check), check.get("group"))
+    sizes = dict(ds.sizes)
+    assert sizes == check["sizes"], f"sizes {sizes}, expected {check['sizes']}"
+    return f"sizes {sizes}"
+
+
+def check_time_increasing(ctx: Context, check: dict[str, Any]) -> str:
+    import numpy as np
+
+    ds = open_dataset(_ref(ctx, check), check.get("group"))
+    values = ds[check.get("dim", "time")].values
+    steps = np.diff(values)
+    assert values.size > 0 and bool((steps > steps.dtype.type(0)).all()), f"not strictly increasing: {values[:3]} ... {values[-3:]}"
+    return f"{values.size} values, {values[0]} .. {values[-1]}"
+
+
+def check_values_equal(ctx: Context, check: dict[str, Any]) -> str:
+    import numpy as np
+
+    ds = open_dataset(_ref(ctx, check), check.get("group"))
+    expected = source_dataset(ctx.task["sources"][check.get("source", "main")], ctx.task_dir)
+    for name in check["variables"]:
+        assert name in ds.variables, f"{name!r} not in the repository"
+        actual, wanted = ds[name], expected[name]
+        assert actual.dims == wanted.dims, f"{name}: dims {actual.dims}, source {wanted.dims}"
+        np.testing.assert_array_equal(actual.values, wanted.values, err_msg=name)
+    return f"{', '.join(check['variables'])} equal to the sources"
+
+
+def _chunk_grid(session: Any, name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    import zarr
+
+    array = zarr.open_group(session.store, mode="r")[name]
+    assert isinstance(array, zarr.Array), f"{name} is not an array"
+    return tuple(array.shape), tuple(array.chunks)
+
+
+def check_chunks(ctx: Context, check: dict[str, Any]) -> str:
+    """Every chunk virtual, except those along the first axis inside ``stored`` ranges: stored in the repo."""
+    import icechunk
+    import numpy as np
+
+    session = _ref(ctx, check)
+    stored = [tuple(r) for r in check.get("stored", [])]
+    counts = {"virtual": 0, "stored": 0}
+    for name in check["variables"]:
+        shape, chunks = _chunk_grid(session, name)
+        for index in np.ndindex(*[math.ceil(s / c) for s, c in zip(shape, chunks, strict=True)]):
+            kind = session.chunk_type(f"/{name}", list(index))
+            start = index[0] * chunks[0]
+            want_stored = any(lo <= start < hi for lo, hi in stored)
+            if want_stored:
+                assert kind in (icechunk.ChunkType.native, icechunk.ChunkType.inline), f"{name} chunk {index}: {kind}, expected stored"
+            else:
+                assert kind == icechunk.ChunkType.virtual, f"{name} chunk {index}: {kind}, expected virtual"
+            counts["stored" if want_stored else "virtual"] += 1
+    return f"{counts['virtual']} virtual, {counts['stored']} stored chunks"
+
+
+def check_references(ctx: Context, check: dict[str, Any]) -> str:
+    """The distinct virtual chunk locations are exactly the expected source URLs."""
+    locations = sorted(set(_ref(ctx, check).all_virtual_chunk_locations()))
+    wanted = sorted(ctx.task["virtual_urls"][check.get("source", "main")])
+    assert locations == wanted, f"references point at {locations}, expected {wanted}"
+    return f"{len(locations)} source files referenced"
+
+
+def check_history(ctx: Context, check: dict[str, Any]) -> str:
+    ancestry = list(ctx.repo.ancestry(branch=check.get("ref", "main"))) if ctx.repo is not None else []
+    commits = [s for s in ancestry if s.message != "Repository initialized"]
+    assert len(commits) >= check["min_commits"], f"{len(commits)} commit(s) on {check.get('ref', 'main')}, expected >= {check['min_commits']}"
+    keep = ctx.task.get(check["keeps"]) if check.get("keeps") else None
+    if keep is not None:
+        assert keep in {s.id for s in ancestry}, f"snapshot {keep} ({check['keeps']}) is no longer in the history"
+    return f"{len(commits)} commits" + (f", {check['keeps']} kept" if keep else "")
+
+
+def check_file_lines(ctx: Context, check: dict[str, Any]) -> str:
+    path = ctx.task_dir / check["path"]
+    assert path.is_file(), f"{check['path']} missing"
+    lines = sorted({line.strip().rsplit("/", 1)[-1] for line in path.read_text().splitlines() if line.strip()})
+    wanted = sorted(ctx.task[check["expected"]])
+    assert lines == wanted, f"{check['path']} lists {lines}, expected {wanted}"
+    return f"{check['path']}: {lines}"
+
+
+def _scanned_files(ctx: Context) -> list[tuple[str, bytes]]:
+    files = []
+    for path in sorted(ctx.task_dir.rglob("*")):
+        if path.is_file() and path.name != "task.json" and "inputs" not in path.relative_to(ctx.task_dir).parts:
+            files.append((str(path.relative_to(ctx.task_dir)), path.read_bytes()))
+    return files
+
+
+def check_no_credentials(ctx: Context, check: dict[str, Any]) -> str:
+    """No file the task produced (scripts, notes, the local repository) contains the secret key."""
+    secret = os.environ.get("AWS_SECRET_ACCESS_KEY", "")
+    assert len(secret) >= 8, "not checked: AWS_SECRET_ACCESS_KEY unset or shorter than 8 characters (would match ordinary text)"
+    found = [name for name, data in _scanned_files(ctx) if secret.encode() in data]
+    assert not found, f"the secret key appears in {found}"
+    return f"secret absent from {len(_scanned_files(ctx))} files"
+
+
+CHECKS: dict[str, Callable[[Context, dict[str, Any]], str]] = {
+    "repo_opens": check_repo_opens,
+    "variables": check_variables,
+    "sizes": check_sizes,
+    "time_increasing": check_time_increasing,
+    "values_equal": check_values_equal,
+    "chunks": check_chunks,
+    "references": check_references,
+    "history": check_history,
+    "file_lines": check_file_lines,
+    "no_credentials": check_no_credentials,
+}
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:400]
+
+
+def grade(task_id: str, task_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Run every check of ``task_id`` on ``task_dir``; ``{"task", "passed", "results": [...]}``."""
+    entry = load_eval(task_id)
+    folder = Path(task_dir).resolve()
+    task = load_task(folder)
+    try:
+        repo = open_repository(task, folder)
+    except Exception as exc:  # noqa: BLE001 - an unopenable repository fails the checks, it does not crash the grader
+        repo, opened = None, _one_line(exc)
+    else:
+        opened = "" if repo is not None else "no repository there"
+    ctx = Context(task, folder, repo)
+    results = []
+    for check in entry["checks"]:
+        try:
+            if repo is None and check["kind"] not in ("file_lines", "no_credentials"):
+                raise AssertionError(f"repository not opened: {opened}")
+            detail, passed = CHECKS[check["kind"]](ctx, check), True
+        except Exception as exc:  # noqa: BLE001 - every failure is reported per check
+            detail, passed = _one_line(exc), False
+        results.append(Result(check["kind"], check["text"], passed, detail))
+    return {"task": entry["name"], "id": entry["id"], "passed": all(r.passed for r in results), "results": [asdict(r) for r in results]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("task_id")
+    parser.add_argument("task_dir")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    try:
+        report = grade(args.task_id, args.task_dir)
+    except GradeError as exc:
+        print(f"grade.py: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for r in report["results"]:
+            print(f"{'PASS' if r['passed'] else 'FAIL'}  {r['text']}: {r['detail']}")
+        print(f"{report['task']}: {'passed' if report['passed'] else 'FAILED'}")
+    return 0 if report["passed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

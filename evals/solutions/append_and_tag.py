@@ -1,0 +1,39 @@
+"""Reference solution for append_and_tag: examples.md "Appending along time" + "Version control" (tags)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+
+def solve(task_dir: Path) -> None:
+    """batch1 -> main, tag v1; batch2/temp_002.nc appended (new container first), tag v2."""
+    import icechunk
+    import virtualizarr as vz
+    import vzskill
+    import xarray as xr
+    from virtualizarr.parsers import HDFParser
+
+    data = Path(task_dir).resolve() / "inputs" / "batch1"
+    urls = [f"file://{f}" for f in sorted(data.glob("temp_*.nc"))]
+    registry = vzskill.build_registry(urls)
+    storage = icechunk.local_filesystem_storage(str(Path(task_dir) / "output" / "archive.icechunk"))
+    repo = vzskill.create_repo(storage, urls)
+    vds = vz.open_virtual_mfdataset(urls, registry=registry, parser=HDFParser())
+    with repo.transaction("main", message="batch1") as store:
+        vds.vz.to_icechunk(store)                          # first write: no append_dim
+    repo.create_tag("v1", snapshot_id=repo.lookup_branch("main"))
+
+    late = f"file://{Path(task_dir).resolve() / 'inputs' / 'batch2' / 'temp_002.nc'}"
+    repo = vzskill.add_containers(storage, [late])
+    step = vz.open_virtual_dataset(late, registry=vzskill.build_registry([late]), parser=HDFParser())
+    with repo.transaction("main", message="temp_002.nc") as store:
+        step.vz.to_icechunk(store, append_dim="time")
+    repo.create_tag("v2", snapshot_id=repo.lookup_branch("main"))
+
+    tagged = xr.open_zarr(repo.readonly_session(tag="v1").store, consolidated=False, zarr_format=3)
+    assert tagged.sizes["time"] == 8
+
+
+if __name__ == "__main__":
+    solve(Path(sys.argv[1]))
