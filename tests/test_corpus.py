@@ -28,8 +28,6 @@ from tests.plugins.corpus import Corpus, CorpusFile, collect_corpus, record_outc
 KNOWN_GAPS: dict[str, str] = {
     "astropy/io/fits/tests/data/ascii.fits":
         "C: UNREADABLE repository unreadable with zarr: ValueError: could not convert string to float: np.bytes_(b'*         ')",
-    "astropy/io/fits/tests/data/ascii_i4-i20.fits":
-        "A: FALSE_MISMATCH verify: ascii_i4-i20.fits: variable '1' referenced by the repository is not in the source -> re-virtualize it ",
     "astropy/wcs/tests/data/dist_lookup.fits.gz":
         "C: BAD_MESSAGE gzip file, the refusal does not say to decompress it: check found 1 error(s), nothing written: dist_lookup.fit",
     "xarray/tests/data/example_1.nc.gz":

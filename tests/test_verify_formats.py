@@ -172,12 +172,55 @@ def test_fits_header_rewritten_is_reported(tmp_path: Path) -> None:
     assert m.variable == "PRIMARY" and "is not the start of a block of 'PRIMARY' in image.fits" in m.message
 
 
-@pytest.mark.parametrize("name", ["arange.fits", "blank.fits", "scale.fits", "test0.fits", "o4sp040b0_raw.fits"])
+@pytest.mark.parametrize("name", ["arange.fits", "blank.fits", "scale.fits", "test0.fits", "o4sp040b0_raw.fits",
+                                  "ascii_i4-i20.fits"])
 def test_site_packages_fits(tmp_path: Path, name: str) -> None:
     src = _copy(SITE / "astropy/io/fits/tests/data" / name, tmp_path / "src")
     report = verify(write_repo(tmp_path / "repo", [src], concat_dim=None))
     assert report.ok, report.format_table()
     assert report.n_chunks == report.n_refs > 0 and not report.skipped
+
+
+def _ascii_table(path: Path, n1: int = -20) -> Path:
+    from astropy.io import fits
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cols = [fits.Column(name="n", format="I6", array=np.array([1, n1, 300])),
+            fits.Column(name="x", format="D12.4", array=np.array([1.5, -2.25e-3, 4e10])),
+            fits.Column(name="y", format="E10.3", array=np.array([0.5, np.nan, 7.0]))]
+    fits.HDUList([fits.PrimaryHDU(), fits.TableHDU.from_columns(cols, name="CAT")]).writeto(path)
+    return path
+
+
+def test_fits_ascii_table_compared_field_by_field(tmp_path: Path) -> None:
+    src = _ascii_table(tmp_path / "src" / "table.fits")
+    storage = write_repo(tmp_path / "repo", [src], concat_dim=None)
+    report = verify(storage)
+    assert report.ok and report.compared == {"CAT": 1} and not report.findings, report.format_table()
+    # the reference now starts one row later (two rows long): not the start of the table's data
+    from astropy.io import fits
+
+    width = fits.getheader(src, 1)["NAXIS1"]
+    session = icechunk.Repository.open(storage).writable_session("main")
+    session.store.set_virtual_ref("CAT/c/0", src.as_uri(), offset=5760 + width, length=2 * width)
+    session.commit("shifted")
+    report = verify(storage)
+    [m] = report.mismatches
+    assert m.variable == "CAT" and "is not the start of a block of 'CAT' in table.fits" in m.message
+
+
+def test_structured_values_equal_field_by_field() -> None:
+    from vzskill.compare import equal_mask
+
+    dt = np.dtype([("n", "i4"), ("x", "f8")])
+    a = np.array([(1, 0.5), (2, np.nan), (3, 1.0)], dtype=dt)
+    b = a.copy()
+    assert equal_mask(a, b).all()  # NaN equal to NaN inside a field
+    b["x"][2] = 1.5
+    b["n"][0] = 7
+    assert equal_mask(a, b).tolist() == [False, True, False]
+    with pytest.raises(ValueError, match="fields"):
+        equal_mask(a, np.zeros(3, dtype=[("n", "i4"), ("y", "f8")]))
 
 
 def test_tile_compressed_fits_reference_past_end(tmp_path: Path) -> None:

@@ -40,6 +40,13 @@ def equal_mask(a: np.ndarray, b: np.ndarray, rtol: float = 0.0) -> np.ndarray:
     """Element-wise equality, NaN == NaN / NaT == NaT (``rtol`` > 0: relative tolerance for floats)."""
     if a.shape != b.shape:
         raise ValueError(f"shape {a.shape} vs {b.shape}")
+    if a.dtype.names or b.dtype.names:  # structured (a FITS ASCII table): every field equal
+        if a.dtype.names != b.dtype.names:
+            raise ValueError(f"fields {a.dtype.names} vs {b.dtype.names}")
+        eq = np.ones(a.shape, dtype=bool)
+        for name in a.dtype.names or ():
+            eq &= equal_mask(a[name], b[name], rtol)
+        return eq
     if a.dtype.kind in "fc" and b.dtype.kind in "fc":
         eq = np.isclose(a, b, rtol=rtol, atol=0.0, equal_nan=True) if rtol else (a == b) | (np.isnan(a) & np.isnan(b))
     elif a.dtype.kind in "mM" and b.dtype.kind in "mM":

@@ -267,6 +267,27 @@ class _FitsVariable(SourceVariable):
         return np.array(data[region] if region else data)
 
 
+class _FitsTableVariable(SourceVariable):
+    """An ASCII table HDU: one structured value per row (the columns parsed from their text by astropy)."""
+
+    def __init__(self, name: str, hdu: Any, data_offset: int):
+        self.name, self.hdu, self.data_offset = name, hdu, data_offset
+        names = list(hdu.columns.names)
+        self.dtype = np.dtype([(n, hdu.columns[n].format.recformat) for n in names])  # as the FITS parser types them
+        self.shape = (int(hdu.header["NAXIS2"]),)
+        self.attrs = {}
+
+    def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
+        return (0,) if offset == self.data_offset else None
+
+    def read(self, region: tuple[slice, ...]) -> np.ndarray:
+        data = self.hdu.data
+        out = np.empty(self.shape, dtype=self.dtype)
+        for field in self.dtype.names or ():
+            out[field] = data[field]
+        return out[region] if region else out
+
+
 class _FitsFile(SourceFile):
     kind = "fits"
 
@@ -275,7 +296,7 @@ class _FitsFile(SourceFile):
 
         self.hdul = fits.open(source_target(url, registry), mode="readonly", memmap=False, do_not_scale_image_data=True,
                               uint=False, lazy_load_hdus=False)
-        self.by_name: dict[str, _FitsVariable] = {}
+        self.by_name: dict[str, SourceVariable] = {}
         seen: list[str] = []
         for index, hdu in enumerate(self.hdul):
             name = hdu.name or str(index)  # the FITS parser's array names: EXTNAME, repeats qualified by index
@@ -284,6 +305,8 @@ class _FitsFile(SourceFile):
             seen.append(name)
             if hdu.is_image and int(hdu.header.get("NAXIS", 0)) > 0:
                 self.by_name[name] = _FitsVariable(name, hdu, int(self.hdul.fileinfo(index)["datLoc"]))
+            elif isinstance(hdu, fits.TableHDU):  # ASCII table (binary tables are refused by the parser)
+                self.by_name[name] = _FitsTableVariable(name, hdu, int(self.hdul.fileinfo(index)["datLoc"]))
 
     def variable(self, path: str) -> SourceVariable | None:
         return self.by_name.get(path.rsplit("/", 1)[-1])
