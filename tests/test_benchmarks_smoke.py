@@ -99,3 +99,61 @@ def test_proxy_passes_s3_puts_and_gets(loopback_proxy, s3_endpoint, make_bucket)
     obstore.put(store, "a/b.bin", b"y" * 200_000)
     assert bytes(obstore.get_range(store, "a/b.bin", start=199_990, length=10)) == b"y" * 10
     assert proxy.methods == {"PUT": 1, "GET": 1}
+
+
+# --------------------------------------------------------------------------- requests per file
+
+
+def _manifests(ds):
+    from virtualizarr.manifests import ManifestArray
+
+    return {name: var.data.manifest.dict() for name, var in ds.variables.items() if isinstance(var.data, ManifestArray)}
+
+
+def test_parse_files_reads_a_small_file_in_one_request(loopback_proxy, http_base_url):
+    """One ranged GET per small NetCDF4 file (no HEAD, no sniff, coordinates from the same bytes),
+    and the same virtual dataset as plain VirtualiZarr (7 requests a file)."""
+    import xarray as xr
+    from obspec_utils.registry import ObjectStoreRegistry
+    from virtualizarr import open_virtual_dataset
+    from virtualizarr.parsers import HDFParser
+
+    from vzskill.parse import parse_files
+    from vzskill.sources import Access
+
+    proxy = loopback_proxy(http_base_url)
+    urls = [f"{proxy.url}/series/temp_00{i}.nc" for i in range(3)]
+    parsed = parse_files(urls, access=Access(allow_http=True))
+    assert all(p.ok for p in parsed), [p.error for p in parsed]
+    assert proxy.requests == 3 and proxy.methods == {"GET": 3}
+    assert all(p.size and p.size > 1000 for p in parsed)
+
+    proxy.reset_counts()
+    registry = ObjectStoreRegistry({proxy.url: _http_store(proxy.url)})
+    for url, mine in zip(urls, parsed, strict=True):
+        plain = open_virtual_dataset(url, registry=registry, parser=HDFParser())
+        xr.testing.assert_identical(mine.dataset.drop_vars(list(_manifests(plain))),
+                                    plain.drop_vars(list(_manifests(plain))))
+        assert _manifests(mine.dataset) == _manifests(plain)
+    assert proxy.requests > 3 * 3  # what plain costs
+
+
+def test_prefetch_serves_reads_inside_the_block_only(tmp_path):
+    from vzskill.reading import prefetch
+    from vzskill.registry import build_registry
+
+    path = tmp_path / "blob.bin"
+    path.write_bytes(bytes(range(256)) * 40)  # 10240 bytes
+    registry = build_registry([str(path)])
+    pre = prefetch(path.as_uri(), registry, block=4096)
+    assert pre.size == 10240 and len(pre.data) == 4096
+    store, key = pre.registry.resolve(path.as_uri())
+    assert bytes(store.get_range(key, start=10, end=20)) == bytes(range(10, 20))
+    assert store.head(key)["size"] == 10240
+    assert pre.served == 1
+    assert bytes(store.get_range(key, start=4000, length=200)) == (bytes(range(256)) * 40)[4000:4200]  # past the block
+    assert pre.served == 1
+    assert [bytes(b) for b in store.get_ranges(key, starts=[0, 100], lengths=[4, 4])] == [bytes(range(4)), bytes(range(100, 104))]
+    pre.release()
+    assert bytes(store.get_range(key, start=10, end=20)) == bytes(range(10, 20)) and pre.served == 3
+    assert store.prefix == registry.resolve(path.as_uri())[0].prefix  # attributes of the wrapped store

@@ -120,7 +120,7 @@ def layout_from_args(args: argparse.Namespace) -> Layout:
         if all(len(g) == 1 for g in groups):
             return Layout([g[0] for g in groups], name, {name: values})
         if len({len(g) for g in groups}) > 1:
-            sizes = ", ".join(f"{v}: {len(g)}" for v, g in zip(values, groups))
+            sizes = ", ".join(f"{v}: {len(g)}" for v, g in zip(values, groups, strict=True))
             raise LayoutArgError(f"--new-dim {name}: the groups hold different numbers of files ({sizes}) -> every {name} needs the same files")
         if len(given) != 1:
             raise LayoutArgError(

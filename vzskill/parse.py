@@ -30,15 +30,18 @@ from vzskill.formats import (  # noqa: F401 - re-exported: callers import them f
     NETCDF3_MAGICS,
     ParseError,
     detect_kind,
+    kind_from_magic,
+    kind_from_suffix,
     make_parser,
     parser_for,
     read_head,
     sniff,
 )
-from vzskill.sources import Access, SourceError, display_name, normalize_url
+from vzskill.sources import Access, SourceError, display_name, local_path, normalize_url
 
 # Compact HDF5 datasets hold at most 64 KiB: loaded variables up to this size are checked for "no data".
 _SMALL = 64 * 1024
+_LOAD_LIMIT = 16 * 1024 * 1024
 
 
 @dataclass
@@ -81,7 +84,12 @@ class _Options:
 
 
 def parse_one(url: str, registry: Any, options: _Options | None = None) -> ParsedFile:
-    """Parse one file (never raises): a :class:`ParsedFile` with ``dataset`` or ``error``."""
+    """Parse one file (never raises): a :class:`ParsedFile` with ``dataset`` or ``error``.
+
+    A file whose format comes from its bytes is read first with ONE ranged request (its first
+    block and its size, :func:`vzskill.reading.prefetch`); the parser and the loaded coordinates
+    are served from that block, so a small file costs one request in all.
+    """
     options = options or _Options()
     raw = os.fspath(url)
     try:
@@ -89,16 +97,35 @@ def parse_one(url: str, registry: Any, options: _Options | None = None) -> Parse
     except SourceError as exc:
         return _failed(raw, exc, None, None)
     kind = size = None
+    pre = None
     try:
-        sniffed = sniff(url, registry)
-        kind, size = sniffed.kind, sniffed.size
-        parsed = _parse_kind(url, kind, registry, options)
+        kind, size, pre = _detect(url, registry)
+        parsed = _parse_kind(url, kind, pre.registry if pre is not None else registry, options)
         parsed.size = size
         return parsed
     except Exception as exc:  # every per-file failure becomes a one-line error
         failed = _failed(url, exc, registry, kind)
         failed.size = size
         return failed
+    finally:
+        if pre is not None:
+            pre.release()
+
+
+def _detect(url: str, registry: Any) -> tuple[str, int | None, Any]:
+    """(kind, size, prefetched block or None): extensions and directories first, else the first block."""
+    from vzskill.reading import prefetch
+
+    if kind_from_suffix(url) is not None or (url.startswith("file://") and os.path.isdir(local_path(url))):
+        sniffed = sniff(url, registry)
+        return sniffed.kind, sniffed.size, None
+    pre = prefetch(url, registry)
+    kind = kind_from_magic(pre.data)
+    if kind is None:
+        pre.release()
+        sniff(url, registry)  # raises the one-line "not a NetCDF/HDF5/FITS file" error
+        raise ParseError(f"{display_name(url)}: format not recognised")  # pragma: no cover - sniff raised
+    return kind, pre.size, pre
 
 
 def _failed(url: str, exc: BaseException, registry: Any, kind: str | None, variable: str | None = None) -> ParsedFile:
@@ -123,6 +150,7 @@ def _parse_kind(url: str, kind: str, registry: Any, options: _Options) -> Parsed
         if options.drop_variables and kind != "hdf5":
             ds = ds.drop_vars(list(options.drop_variables), errors="ignore")
         ds.encoding.setdefault("source", url)
+        _load_small(ds)
         no_refs = arrays_without_data(ds)
     if no_refs and kind == "hdf5":
         external = _external_storage(url, registry, no_refs)
@@ -130,6 +158,14 @@ def _parse_kind(url: str, kind: str, registry: Any, options: _Options) -> Parsed
             return ParsedFile(url=url, kind=kind, error=external.message, variable=external.variable,
                               fix=external.fix, problem=external.kind, exception="external storage")
     return ParsedFile(url=url, dataset=ds, kind=kind, no_refs=no_refs)
+
+
+def _load_small(ds: xr.Dataset) -> None:
+    """Load the (lazily read) loaded variables of up to 16 MiB in place, while the file's first
+    block is still served from memory (later they would be read again, one request each)."""
+    for var in ds.variables.values():
+        if _manifest(var) is None and var.size * var.dtype.itemsize <= _LOAD_LIMIT:
+            var.load()
 
 
 def _external_storage(url: str, registry: Any, names: list[str]) -> Any:
@@ -252,12 +288,13 @@ def _registry_for(urls: list[str], access: Access | None) -> Any:
 
     If the URLs share no usable root, one store per file directory (so parsing still works).
     """
-    from vzskill.registry import build_registry, build_registry_per_file_root
+    from vzskill.registry import SourceRegistry, build_registry, build_registry_per_file_root
 
     try:
-        registry = build_registry(urls, access)
+        built = build_registry(urls, access)
     except SourceError:
-        registry = build_registry_per_file_root(urls, access)[0]
+        built = build_registry_per_file_root(urls, access)[0]
+    registry = SourceRegistry.wrap(built, access=access)
     registry.extend = True
     return registry
 
