@@ -1,7 +1,10 @@
-"""troubleshooting.md vs reality: every documented message is re-triggered and matched, every fix runs.
+"""troubleshooting.md (+ references/troubleshooting-*.md) vs reality: every documented message is
+re-triggered and matched, every fix runs.
 
-The document is parsed: an entry starts at ``<a id="ID"></a>`` and ends at the next entry or ``##``
-heading; the entries under ``## Remote sources (S3, HTTP)`` belong to the backends helper and are
+troubleshooting.md holds the quick index of every message, the set-up and the entries on combining
+and parsing; the other entries live in ``references/troubleshooting-*.md`` by domain (:data:`DOCS`).
+Each document is parsed: an entry starts at ``<a id="ID"></a>`` and ends at the next entry or ``##``
+heading; the entries of references/troubleshooting-remote.md (``## Remote sources (S3, HTTP)``) are
 tested in tests/test_backend_*.py. Each line of an entry's ```text blocks is one documented message,
 ``Type: message`` (``<...>`` = a run-specific value, ``…`` = an elision).
 
@@ -49,10 +52,16 @@ import vzskill
 import vzskill.check
 import vzskill.parse
 import vzskill.verify
+from tests.plugins.docs_links import broken_links
 from vzskill import doctor, fixtures
 
-DOC = Path(__file__).resolve().parents[1] / "troubleshooting.md"
+ROOT = Path(__file__).resolve().parents[1]
+DOC = ROOT / "troubleshooting.md"
+REMOTE_DOC = ROOT / "references" / "troubleshooting-remote.md"
 REMOTE_HEADING = "## Remote sources (S3, HTTP)"
+#: The documents whose entries are triggered here: the index document, then every reference file
+#: ``references/troubleshooting-*.md`` except the remote one.
+DOCS = (DOC, *sorted(p for p in (ROOT / "references").glob("troubleshooting-*.md") if p != REMOTE_DOC))
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning", "ignore::FutureWarning")
 
@@ -71,11 +80,23 @@ class Entry:
     id: str
     title: str
     text: str
+    doc: str = "troubleshooting.md"  # the file holding the entry, relative to the repository root
     messages: list[str] = field(default_factory=list)  # documented "Type: message" lines
     message_from: list[str] = field(default_factory=list)  # sources of messages not reproducible here
 
 
-def parse_doc(text: str | None = None) -> dict[str, Entry]:
+def parse_docs() -> dict[str, Entry]:
+    """The entries of every document in :data:`DOCS` (an id is unique across them)."""
+    entries: dict[str, Entry] = {}
+    for path in DOCS:
+        name = path.relative_to(ROOT).as_posix()
+        for entry_id, entry in parse_doc(path.read_text(encoding="utf-8"), name).items():
+            assert entry_id not in entries, f"entry id {entry_id!r} in {name} and {entries[entry_id].doc}"
+            entries[entry_id] = entry
+    return entries
+
+
+def parse_doc(text: str | None = None, name: str = "troubleshooting.md") -> dict[str, Entry]:
     text = DOC.read_text(encoding="utf-8") if text is None else text
     local = text.split(REMOTE_HEADING, 1)[0]
     anchors = list(ANCHOR.finditer(local))
@@ -85,7 +106,7 @@ def parse_doc(text: str | None = None) -> dict[str, Entry]:
         body = local[anchor.end():end]
         body = re.split(r"^## ", body, maxsplit=1, flags=re.M)[0]  # an entry ends at the next section
         title = re.search(r"^### (.*)$", body, re.M)
-        entry = Entry(anchor["id"], title.group(1) if title else "", body)
+        entry = Entry(anchor["id"], title.group(1) if title else "", body, name)
         for block in TEXT_BLOCK.finditer(body):
             marker = MESSAGE_FROM.search(block["before"])
             if marker:
@@ -111,7 +132,7 @@ def matches(line: str, exc: BaseException) -> bool:
     return type(exc).__name__ == type_name and pattern.search(str(exc)) is not None
 
 
-ENTRIES = parse_doc()
+ENTRIES = parse_docs()
 
 
 # --------------------------------------------------------------------------------------------
@@ -1164,24 +1185,34 @@ def test_every_entry_has_a_trigger_and_a_fix() -> None:
     assert ids == set(FIXES), f"doc-only: {sorted(ids - set(FIXES))}, test-only: {sorted(set(FIXES) - ids)}"
 
 
+def index_link(entry: Entry) -> str:
+    """How troubleshooting.md's quick index links ``entry``: ``#id`` or ``references/x.md#id``."""
+    return f"#{entry.id}" if entry.doc == "troubleshooting.md" else f"{entry.doc}#{entry.id}"
+
+
+INDEX_TARGET = re.compile(r"\]\((?P<doc>[\w./-]*?)#(?P<id>[\w-]+)\)")
+
+
 def test_doc_structure() -> None:
     text = DOC.read_text(encoding="utf-8")
-    # (backends helper: the Remote sources section now has content; it must stay the last ## section)
-    assert re.findall(r"^## .*$", text, re.M)[-1] == REMOTE_HEADING, "the Remote sources section must stay the last one"
+    remote = REMOTE_DOC.read_text(encoding="utf-8")
+    # (backends: tests/test_backend_s3.py reads everything after this heading of troubleshooting-remote.md)
+    assert re.findall(r"^## .*$", remote, re.M) == [REMOTE_HEADING], "troubleshooting-remote.md: one section, Remote sources"
     index = text.split("## Setup used by the examples", 1)[0]
     for entry_id, entry in ENTRIES.items():
-        assert f"](#{entry_id})" in index, f"entry {entry_id!r} is missing from the quick index"
+        assert f"]({index_link(entry)})" in index, f"entry {entry_id!r} is missing from the quick index (link {index_link(entry)})"
         assert "**Fix" in entry.text or "**Cause / fix:**" in entry.text, f"entry {entry_id!r} has no fix"
         assert "```python" in entry.text, f"entry {entry_id!r} has no runnable block"
-    for link in re.findall(r"\]\(#([\w-]+)\)", text):
-        assert link in ENTRIES or f'<a id="{link}"></a>' in text, f"dangling link #{link}"  # (remote entries too)
-    rows = [line for line in index.splitlines() if line.startswith("| ") and "](#" in line]
-    targets = {re.search(r"\]\(#([\w-]+)\)", row).group(1) for row in rows}
+    for path in DOCS:  # a moved entry's links follow it (tests/test_doc_fences.py checks every doc link)
+        assert broken_links(path) == [], broken_links(path)
+    rows = [line for line in index.splitlines() if line.startswith("| ") and INDEX_TARGET.search(line)]
+    targets = {INDEX_TARGET.search(row)["id"] for row in rows}
     assert set(ENTRIES) <= targets
+    assert "grep" in text.split("## Quick index", 1)[0], "say how to find a message: grep troubleshooting.md references/"
     for row in rows:
-        first_column, target = row.split(" | ")[0], re.search(r"\]\(#([\w-]+)\)", row).group(1)
+        first_column, target = row.split(" | ")[0], INDEX_TARGET.search(row)["id"]
         if target not in ENTRIES:
-            continue  # a remote entry (backends helper)
+            continue  # a remote entry (tests/test_backend_*.py)
         spans = re.findall(r"(``?)\s?(.+?)\s?\1(?!`)", first_column)
         assert spans or "*(no message" in first_column, row
         for _, span in spans:

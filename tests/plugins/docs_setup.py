@@ -1,0 +1,43 @@
+"""Shared set-up of the troubleshooting documents: one source, run again by every reference file.
+
+troubleshooting.md shows its set-up once, as a visible block under ``## Setup used by the examples``.
+The entries moved to ``references/troubleshooting-*.md`` use the same names (``registry``, ``open_one``,
+``new_repo``, ``read_back``, ``expected``, ``series`` ...); each of those files starts with::
+
+    <!-- invisible-code-block: python
+    from tests.plugins.docs_setup import troubleshooting_setup
+    globals().update(troubleshooting_setup(data_dir, work_dir))
+    -->
+
+which runs that same visible block (read from troubleshooting.md, not copied) in a fresh namespace.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+SETUP_HEADING = "## Setup used by the examples"
+_FIRST_PYTHON = re.compile(r"^```python\n(?P<code>.*?)^```\s*$", re.M | re.S)
+
+
+def setup_code(doc: Path = ROOT / "troubleshooting.md") -> str:
+    """The first ```python block under ``SETUP_HEADING`` of ``doc`` (line numbers kept for tracebacks)."""
+    text = doc.read_text(encoding="utf-8")
+    start = text.index(SETUP_HEADING)
+    section = text[start:].split("\n## ", 1)[0]
+    match = _FIRST_PYTHON.search(section)
+    if match is None:
+        raise ValueError(f"{doc.name}: no ```python block under {SETUP_HEADING!r}")
+    offset = text.count("\n", 0, start + match.start("code"))
+    return "\n" * offset + match["code"]
+
+
+def troubleshooting_setup(data_dir: Path, work_dir: Path, doc: Path = ROOT / "troubleshooting.md") -> dict[str, Any]:
+    """Run troubleshooting.md's set-up block with ``data_dir`` / ``work_dir``; returns its names."""
+    namespace: dict[str, Any] = {"data_dir": data_dir, "work_dir": work_dir, "__name__": "troubleshooting_setup"}
+    exec(compile(setup_code(doc), str(doc), "exec"), namespace)  # noqa: S102 - our own document's code
+    namespace.pop("__builtins__", None)
+    return namespace
