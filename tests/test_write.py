@@ -206,12 +206,73 @@ def test_append_to_nothing_is_refused(tmp_path: Path, series: list[Path]) -> Non
     assert _history(tmp_path / "repo") == ["Repository initialized"]
 
 
-def test_append_of_overlapping_times_is_refused(tmp_path: Path, series: list[Path]) -> None:
+def _shifted(path: Path, index: int, days: int) -> Path:
+    """The series' ``index``-th file with its times shifted by ``days`` (overlapping its neighbours)."""
+    ds = fixtures.sample_dataset(index)
+    ds = ds.assign_coords(time=ds["time"].values + np.timedelta64(days, "D"))
+    ds.to_netcdf(path, engine="h5netcdf", encoding=fixtures.encoding_for(ds))
+    return path
+
+
+def test_append_of_a_stored_file_is_skipped_and_said(tmp_path: Path, series: list[Path]) -> None:
     virtualize(series[:2], tmp_path / "repo")
     tip = _tip(tmp_path / "repo")
-    with pytest.raises(VirtualizeError, match=r"time starts at 2024-01-05.*not after the stored 2024-01-08"):
-        virtualize(series[1:2], tmp_path / "repo", append=True)
+    result = virtualize(series[1:2], tmp_path / "repo", append=True)
+    assert result.skipped == [series[1].as_uri()] and result.inserted == []
+    assert result.snapshot_id == tip == _tip(tmp_path / "repo")  # nothing committed
+    assert result.to_dict()["skipped"] == [series[1].as_uri()]
+    result = virtualize(series[1:3], tmp_path / "repo", append=True)  # one stored, one new
+    assert result.skipped == [series[1].as_uri()] and result.dims["time"] == 4
+    _assert_equal(_read(tmp_path / "repo"), series[:3])
+
+
+def test_append_overlapping_stored_times_is_refused(tmp_path: Path, series: list[Path]) -> None:
+    virtualize(series[:2], tmp_path / "repo")
+    tip = _tip(tmp_path / "repo")
+    with pytest.raises(VirtualizeError, match=r"^shifted\.nc: time 2024-01-07\.\.2024-01-10 overlaps the stored time "
+                       r"2024-01-07\.\.2024-01-08 \(2 stored step\(s\)\), nothing written -> append only files"):
+        virtualize([_shifted(tmp_path / "shifted.nc", 1, 2)], tmp_path / "repo", append=True)
+    copy = tmp_path / "elsewhere" / series[1].name
+    copy.parent.mkdir()
+    copy.write_bytes(series[1].read_bytes())
+    with pytest.raises(VirtualizeError, match=r"^temp_001\.nc: time 2024-01-05\.\.2024-01-08 is already stored from "
+                       r"file://.*/temp_001\.nc, nothing written"):
+        virtualize([copy], tmp_path / "repo", append=True)
     assert _tip(tmp_path / "repo") == tip
+
+
+def test_new_files_overlapping_each_other_are_refused(tmp_path: Path, series: list[Path]) -> None:
+    virtualize(series[:1], tmp_path / "repo")
+    tip = _tip(tmp_path / "repo")
+    with pytest.raises(VirtualizeError, match=r"overlap in time .*nothing written"):
+        virtualize([series[2], _shifted(tmp_path / "shifted.nc", 2, 2)], tmp_path / "repo", append=True, check=False)
+    assert _tip(tmp_path / "repo") == tip
+
+
+def test_files_before_the_stored_tail_are_inserted(tmp_path: Path, series: list[Path]) -> None:
+    """Gaps filled in any order: references move (virtual arrays), the loaded time axis is rewritten."""
+    virtualize([series[0], series[4]], tmp_path / "repo")
+    result = virtualize([series[3], series[1]], tmp_path / "repo", append=True)  # out of order, both before the tail
+    assert sorted(result.inserted) == sorted([series[1].as_uri(), series[3].as_uri()]) and result.skipped == []
+    result = virtualize(series[2:3], tmp_path / "repo", append=True)
+    assert result.inserted == [series[2].as_uri()]
+    stored = _read(tmp_path / "repo")
+    _assert_equal(stored, series)
+    assert (np.diff(stored["time"].values) > np.timedelta64(0, "ns")).all()
+    assert len(_history(tmp_path / "repo")) == 4  # initialized, first write, two appends
+
+
+def test_insert_moves_several_chunks_per_file(tmp_path: Path) -> None:
+    """Files of 4 time steps in chunks of 2: each inserted file moves as 2 chunks of references."""
+    paths = []
+    for i in range(4):
+        ds = fixtures.sample_dataset(i)
+        paths.append(tmp_path / f"two_{i}.nc")
+        ds.to_netcdf(paths[-1], engine="h5netcdf", encoding=fixtures.encoding_for(ds, chunks=(2, 10, 15)))
+    virtualize([paths[0], paths[3]], tmp_path / "repo")
+    result = virtualize([paths[2], paths[1]], tmp_path / "repo", append=True)
+    assert len(result.inserted) == 2
+    _assert_equal(_read(tmp_path / "repo"), paths)
 
 
 def test_wrong_concat_dim_is_refused(tmp_path: Path, series: list[Path]) -> None:

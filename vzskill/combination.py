@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence, cast
 
 import numpy as np
 import xarray as xr
@@ -70,7 +70,7 @@ def combine(
     """
     flat = flatten(datasets)
     if how == "by_coords":
-        out = flat[0] if len(flat) == 1 else xr.combine_by_coords(flat, **_COMBINE_KW)
+        out = flat[0] if len(flat) == 1 else cast(xr.Dataset, xr.combine_by_coords(flat, **_COMBINE_KW))
     elif how == "nested":
         if not choice.dims:
             if len(flat) > 1:

@@ -1,27 +1,36 @@
 """The last step of a write: one Icechunk commit on a branch, or nothing at all.
 
 * the branch is created from ``main`` when missing (and deleted again if the write fails);
-* the tip must suit the write: empty for a first write, compatible data for an append
-  (same variables, the append dimension stored, new values after the stored ones);
+* every attempt opens the writable session FIRST and reads the stored data from it: the checks and
+  the write see the same snapshot (checking one tip and writing on a newer one put files out of order);
+* the tip must suit the write: empty for a first write, compatible data for an append (same
+  variables, the append dimension stored); an append's files are placed by their coordinate values
+  (:mod:`vzskill.append`: already stored -> skipped, overlapping -> refused, in a gap before the
+  tail -> inserted by moving chunk references), and the axis must be strictly increasing before the commit;
 * appends merge the stored global attributes with the new files' (drop_conflicts); names dropped
   by any earlier write are remembered in the snapshot metadata (``vzskill:dropped_attrs``) and stay
   dropped;
-* a ``ConflictError`` (another writer committed first) redoes the write from the new tip;
+* a ``ConflictError`` (another writer committed first) redoes everything from the new tip, after a
+  full-jitter backoff, at most ``retries`` times;
   any other error discards the session: the branch tip is unchanged.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import random
+import time
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import icechunk
 import xarray as xr
 
+from vzskill.append import Placement, assert_increasing, axis_values, file_sources, place, reorder, stored_sources
 from vzskill.combination import merge_attrs
 from vzskill.outcome import VirtualizeError
 
 DROPPED_KEY = "vzskill:dropped_attrs"
+DEFAULT_RETRIES = 16  # 8+ writers racing on one branch all land (measured: tests/test_concurrency_s3.py)
 Step = Callable[[str, int, int], None]
 
 
@@ -34,33 +43,36 @@ class Stored:
     dropped: list[str]
 
 
-def read_stored(repo: icechunk.Repository, branch: str) -> Stored:
-    """The data on ``branch`` (``dataset`` None when the branch has no arrays or does not exist)."""
+def _stored_from(repo: icechunk.Repository, store: Any, snapshot_id: str) -> Stored:
     import zarr
 
-    if branch not in repo.list_branches():
-        branch = "main"
-    session = repo.readonly_session(branch=branch)
     try:
-        group = zarr.open_group(session.store, mode="r", zarr_format=3)
+        group = zarr.open_group(store, mode="r", zarr_format=3)
     except (FileNotFoundError, KeyError, ValueError, zarr.errors.GroupNotFoundError):  # no root group yet
         return Stored(None, {}, [])
     if not list(group.array_keys()):
         return Stored(None, dict(group.attrs), [])
-    dataset = xr.open_zarr(session.store, consolidated=False, zarr_format=3, chunks=None)
-    info = repo.lookup_snapshot(session.snapshot_id)
+    dataset = xr.open_zarr(store, consolidated=False, zarr_format=3, chunks=None)
+    info = repo.lookup_snapshot(snapshot_id)
     dropped = list((info.metadata or {}).get(DROPPED_KEY) or [])
     return Stored(dataset, dict(group.attrs), dropped)
 
 
+def read_stored(repo: icechunk.Repository, branch: str) -> Stored:
+    """The data on ``branch`` (``dataset`` None when the branch has no arrays or does not exist)."""
+    if branch not in repo.list_branches():
+        branch = "main"
+    session = repo.readonly_session(branch=branch)
+    return _stored_from(repo, session.store, session.snapshot_id)
+
+
 def check_append(stored: Stored, combined: xr.Dataset, concat_dim: str, branch: str) -> None:
-    """Refuse appends that would give wrong data without an error.
+    """Refuse appends that cannot be placed (the order of the values is :func:`vzskill.append.place`'s).
 
     Raises
     ------
     VirtualizeError
-        The stored data lacks ``concat_dim``, the new files lack a stored variable, or the new
-        ``concat_dim`` values do not come after the stored ones.
+        The stored data lacks ``concat_dim``, or the new files lack a stored variable.
     """
     existing = stored.dataset
     assert existing is not None
@@ -74,16 +86,6 @@ def check_append(stored: Stored, combined: xr.Dataset, concat_dim: str, branch: 
         raise VirtualizeError(
             f"the new files lack variable(s) {', '.join(missing)} stored on branch {branch!r} -> append files with the same variables"
         )
-    if concat_dim in existing.coords and concat_dim in combined.coords:
-        try:
-            old, new = existing[concat_dim].values, combined[concat_dim].values
-        except Exception:  # noqa: BLE001 - virtual (unloaded) coordinate: nothing to compare
-            return
-        if len(old) and len(new) and getattr(new, "dtype", None) is not None and new.dtype.kind in "iufM" and new.min() <= old.max():
-            raise VirtualizeError(
-                f"the new files' {concat_dim} starts at {new.min()}, not after the stored {old.max()} -> "
-                "append only files that continue the series (or rewrite the whole series)"
-            )
 
 
 def _discard(session: Any) -> None:
@@ -114,26 +116,97 @@ def _ensure_branch(repo: icechunk.Repository, branch: str) -> str | None:
     return start
 
 
-def _prepare_target(repo: icechunk.Repository, branch: str, combined: xr.Dataset, concat_dim: str | None,
-                    append: bool, dropped: list[str]) -> tuple[xr.Dataset, list[str]]:
-    """Check the tip; for an append return the dataset with merged global attributes."""
-    stored = read_stored(repo, branch)
-    if append and stored.dataset is None:
-        raise VirtualizeError(
-            f"nothing to append to: branch {branch!r} has no arrays yet -> run the first write without --append/append=True"
-        )
-    if not append and stored.dataset is not None:
-        raise VirtualizeError(
-            f"branch {branch!r} already holds data -> pass --append/append=True to add the files along "
-            f"{concat_dim or 'the concat dim'}, or write to a new repository or branch"
-        )
-    if not append:
-        return combined, dropped
-    check_append(stored, combined, concat_dim, branch)  # type: ignore[arg-type]
-    attrs, all_dropped = merge_attrs([stored.attrs, combined.attrs], [*stored.dropped, *dropped])
-    out = combined.copy()
+@dataclass
+class Committed:
+    """What :func:`commit_write` did: the snapshot (the tip when nothing was left to write) and what it wrote."""
+
+    snapshot_id: str
+    dropped: list[str]
+    written: xr.Dataset | None
+    skipped: list[str] = field(default_factory=list)
+    inserted: list[str] = field(default_factory=list)
+    attempts: int = 1
+
+
+@dataclass
+class Files:
+    """An append's new files, one virtual dataset per URL, and how to combine a subset of them (in order)."""
+
+    urls: list[str]
+    datasets: list[xr.Dataset]
+    combine: Callable[[list[xr.Dataset]], xr.Dataset]
+
+
+def _with_attrs(ds: xr.Dataset, attrs: dict[str, Any]) -> xr.Dataset:
+    out = ds.copy()
     out.attrs = attrs
-    return out, all_dropped
+    return out
+
+
+def _append_target(session: Any, stored: Stored, combined: xr.Dataset, files: Files | None, concat_dim: str,
+                   branch: str) -> tuple[xr.Dataset | None, list[str], Placement]:
+    """The dataset to append from this tip (None: every file is stored already), the dropped names, the placement."""
+    existing = stored.dataset
+    assert existing is not None
+    check_append(stored, combined, concat_dim, branch)
+    if files is None:
+        attrs, dropped = merge_attrs([stored.attrs, combined.attrs], stored.dropped)
+        return _with_attrs(combined, attrs), dropped, Placement(order=[0])
+    var = next((str(n) for n in existing.data_vars if concat_dim in existing[n].dims), None)
+    new_sources = [file_sources(ds, concat_dim) for ds in files.datasets]
+    name = next((n for n, _ in new_sources if n is not None), var)
+    sources_at = stored_sources(session.store, name, concat_dim) if name else None
+    placement = place(
+        axis_values(existing, concat_dim), [axis_values(ds, concat_dim) for ds in files.datasets], files.urls,
+        concat_dim, sources_at=sources_at, new_sources=[refs for _, refs in new_sources],
+    )
+    if not placement.order:
+        return None, stored.dropped, placement
+    kept = [files.datasets[i] for i in placement.order]
+    data = files.combine(kept) if len(kept) > 1 else kept[0]
+    attrs, dropped = merge_attrs([stored.attrs, *(ds.attrs for ds in kept)], stored.dropped)
+    return _with_attrs(data, attrs), dropped, placement
+
+
+def _backoff(attempt: int, base: float, cap: float = 2.0) -> None:
+    """Full-jitter exponential backoff: writers that lost together do not retry together."""
+    if base > 0:
+        time.sleep(random.uniform(0, min(cap, base * 2 ** attempt)))
+
+
+def _attempt(repo: icechunk.Repository, session: Any, combined: xr.Dataset, *, branch: str, concat_dim: str | None,
+             append: bool, message: str, dropped: list[str], files: Files | None, step: Step) -> Committed:
+    """One try on the session's tip: re-read the stored data, place, write, reorder, guard, commit."""
+    stored = _stored_from(repo, session.store, session.snapshot_id)
+    if not append:
+        if stored.dataset is not None:
+            raise VirtualizeError(
+                f"branch {branch!r} already holds data -> pass --append/append=True to add the files along "
+                f"{concat_dim or 'the concat dim'}, or write to a new repository or branch"
+            )
+        data, all_dropped, placement = combined, dropped, Placement(order=[0])
+    else:
+        if stored.dataset is None:
+            raise VirtualizeError(
+                f"nothing to append to: branch {branch!r} has no arrays yet -> run the first write without --append/append=True"
+            )
+        assert concat_dim is not None
+        found, all_dropped, placement = _append_target(session, stored, combined, files, concat_dim, branch)
+        if found is None:  # every file is in the repository already: nothing to commit
+            return Committed(session.snapshot_id, all_dropped, None, skipped=placement.skipped)
+        data = found
+    step("write", 0, 1)
+    if append:
+        data.vz.to_icechunk(session.store, append_dim=concat_dim)
+        if placement.inserted:
+            reorder(session, str(concat_dim))
+        assert_increasing(session.store, str(concat_dim))
+    else:
+        data.vz.to_icechunk(session.store)
+    metadata = {DROPPED_KEY: all_dropped} if all_dropped else None
+    snapshot_id = session.commit(message, metadata=metadata)
+    step("write", 1, 1)
+    return Committed(snapshot_id, all_dropped, data, skipped=placement.skipped, inserted=placement.inserted)
 
 
 def commit_write(
@@ -145,42 +218,44 @@ def commit_write(
     append: bool,
     message: str,
     dropped: list[str],
-    retries: int = 2,
+    retries: int = DEFAULT_RETRIES,
     step: Step | None = None,
-) -> tuple[str, list[str]]:
+    files: Files | None = None,
+    backoff: float = 0.05,
+) -> Committed:
     """Write ``combined`` with ``.vz.to_icechunk`` in ONE commit on ``branch``.
 
-    Returns
-    -------
-    (snapshot_id, dropped)
-        The new snapshot and every global attribute name dropped so far (stored in its metadata).
+    Every attempt opens the writable session first and reads the stored data from THAT session, so
+    the checks and the write see the same snapshot. An append places ``files`` against it
+    (:func:`vzskill.append.place`: already stored -> skipped, overlapping -> refused, before the tail
+    -> inserted by moving references); a ``ConflictError`` (another writer committed first) discards
+    the session and redoes everything from the new tip, after a jittered backoff.
+
+    Parameters
+    ----------
+    retries
+        Redo attempts after a conflict (bounded; the total is ``retries + 1``).
+    files
+        An append's files one by one (placement, skipping, inserting); None appends ``combined`` as it is.
+    backoff
+        Base of the full-jitter exponential backoff between attempts, in seconds (capped at 2 s).
 
     Raises
     ------
     VirtualizeError
-        The tip does not suit the write, the write failed, or other writers won ``retries`` times;
+        The tip does not suit the write, the write failed, or other writers won ``retries + 1`` times;
         nothing is committed.
     """
     step = step or (lambda stage, done, total: None)
     created = _ensure_branch(repo, branch)
     attempt = 0
     while True:
-        try:
-            data, all_dropped = _prepare_target(repo, branch, combined, concat_dim, append, dropped)
-        except VirtualizeError:
-            _cleanup_branch(repo, branch, created)
-            raise
         session = repo.writable_session(branch)
-        step("write", 0, 1)
         try:
-            if append:
-                data.vz.to_icechunk(session.store, append_dim=concat_dim)
-            else:
-                data.vz.to_icechunk(session.store)
-            metadata = {DROPPED_KEY: all_dropped} if all_dropped else None
-            snapshot_id = session.commit(message, metadata=metadata)
-            step("write", 1, 1)
-            return snapshot_id, all_dropped
+            done = _attempt(repo, session, combined, branch=branch, concat_dim=concat_dim, append=append,
+                            message=message, dropped=dropped, files=files, step=step)
+            done.attempts = attempt + 1
+            return done
         except icechunk.ConflictError as exc:
             _discard(session)
             attempt += 1
@@ -190,6 +265,11 @@ def commit_write(
                     f"another writer committed to branch {branch!r} first ({attempt} attempts), nothing committed -> "
                     "rerun, or serialize the writers (each rerun re-checks against the new tip)"
                 ) from exc
+            _backoff(attempt, backoff)
+        except VirtualizeError:
+            _discard(session)
+            _cleanup_branch(repo, branch, created)
+            raise
         except Exception as exc:  # noqa: BLE001 - anything: nothing is committed
             _discard(session)
             _cleanup_branch(repo, branch, created)

@@ -35,7 +35,10 @@ class WriteResult:
     ``concat_dim`` is what the files were combined/appended along (None: one file, no concat;
     a list for N-D grids) and ``concat_reason`` says why. ``dropped_attrs`` names the global
     attributes removed because their values differ (see ``attrs_rule``). ``containers`` are the
-    repository's virtual chunk container prefixes this write needs.
+    repository's virtual chunk container prefixes this write needs. An append's ``skipped`` files
+    were in the repository already (same values, same source: not written again); ``inserted``
+    files went before the stored tail (references moved, no data copied); ``attempts`` counts the
+    tries (more than 1: other writers committed first and this write was redone on their tip).
     """
 
     snapshot_id: str
@@ -52,6 +55,9 @@ class WriteResult:
     dropped_attrs: list[str] = field(default_factory=list)
     attrs_rule: str = ATTRS_RULE
     containers: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    inserted: list[str] = field(default_factory=list)
+    attempts: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

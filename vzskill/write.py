@@ -24,7 +24,7 @@ import icechunk
 import xarray as xr
 
 from vzskill.combination import ConcatChoice, choose, combine as combine_datasets, flatten, is_nested, merge_attrs, nest
-from vzskill.commit import commit_write, read_stored
+from vzskill.commit import DEFAULT_RETRIES, Files, commit_write, read_stored
 from vzskill.containers import covered, reference_prefixes, source_prefixes
 from vzskill.outcome import ATTRS_RULE, VirtualizeError, WriteResult
 from vzskill.registry import build_registry
@@ -59,6 +59,7 @@ class Prepared:
     prefixes: list[str]
     dropped: list[str]
     warnings: list[str]
+    datasets: list[xr.Dataset]  # one per URL (an append places them one by one)
 
 
 def _first_line(text: str) -> str:
@@ -194,21 +195,10 @@ def _dims_for_check(plan: Plan, parsed: list[Any]) -> Any:
 
 
 def reference_urls(datasets: Sequence[xr.Dataset]) -> list[str]:
-    """Every distinct chunk path the datasets' manifests reference (helper C's ``parse.reference_urls``)."""
-    try:
-        from vzskill.parse import reference_urls as from_parse
-    except ImportError:  # pragma: no cover - until parse.reference_urls lands
-        from_parse = None
-    if from_parse is not None:
-        return list(from_parse(list(datasets)))
-    from virtualizarr.manifests import ManifestArray
+    """Every distinct chunk path the datasets' manifests reference (:func:`vzskill.parse.reference_urls`)."""
+    from vzskill.parse import reference_urls as from_parse
 
-    seen: dict[str, None] = {}
-    for ds in datasets:
-        for var in ds.variables.values():
-            if isinstance(var.data, ManifestArray):
-                seen.update(dict.fromkeys(var.data.manifest.iter_nonempty_paths()))
-    return list(seen)
+    return list(from_parse(list(datasets)))
 
 
 def probe_references(prefixes: list[str], refs: list[str], inputs: list[str], access: Access | None) -> None:
@@ -297,7 +287,7 @@ def preflight(plan: Plan, parsed: list[Any], *, location: Location, branch: str,
     prefixes = reference_prefixes(plan.urls, refs)
     probe_references(prefixes, refs, plan.urls, access)
     warnings = [f.message for f in report.findings if f.severity == "warning"] if report is not None else []
-    return Prepared(combined, choice, prefixes, dropped, warnings)
+    return Prepared(combined, choice, prefixes, dropped, warnings, datasets)
 
 
 def count_refs(ds: xr.Dataset) -> int:
@@ -337,7 +327,8 @@ def virtualize(
     storage_access: Access | None = None,
     parallel: Any = None,
     progress: Progress | None = None,
-    conflict_retries: int = 2,
+    conflict_retries: int = DEFAULT_RETRIES,
+    conflict_backoff: float = 0.05,
     coords: Mapping[str, Sequence[Any]] | None = None,
 ) -> WriteResult:
     """Virtualize ``urls`` into a repository as ONE commit on ``branch``.
@@ -356,11 +347,17 @@ def virtualize(
         ``"nested"`` (URL order along ``concat_dim``) or ``"by_coords"``.
     append
         Append along ``concat_dim`` to the data on ``branch``; otherwise the branch must be empty.
-        Global attributes are merged with the stored ones (``drop_conflicts``).
+        Global attributes are merged with the stored ones (``drop_conflicts``). Files land in any
+        order: each is placed by its coordinate values against the stored ones at commit time - a
+        file already stored (same values, same source) is skipped (``WriteResult.skipped``), one
+        overlapping stored values is refused, one falling before the stored tail is inserted by
+        moving chunk references (``WriteResult.inserted``; no data copied).
     coords
         Values for new grid dimensions, e.g. ``{"member": ["a", "b"]}``.
-    conflict_retries
-        Redo the write from the new tip when another writer committed first.
+    conflict_retries, conflict_backoff
+        When another writer committed first: redo everything (placement, checks, write) from the
+        new tip at most ``conflict_retries`` times, sleeping a random 0..min(2, backoff * 2**n) s
+        before try n.
 
     Returns
     -------
@@ -389,22 +386,29 @@ def virtualize(
     default = f"vzskill: {'append' if append else 'virtualize'} {len(plan.urls)} file(s)" + (
         f" along {along if isinstance(along, str) else ', '.join(along)}" if along else ""
     )
-    snapshot_id, dropped = commit_write(
+    how = plan.combine
+    files = Files(plan.urls, ready.datasets, lambda parts: combine_datasets(parts, ready.choice, how, coords)) if append else None
+    done = commit_write(
         repo, ready.combined, branch=branch, concat_dim=along if isinstance(along, str) else None, append=append,
-        message=message or default, dropped=ready.dropped, retries=conflict_retries, step=step,
+        message=message or default, dropped=ready.dropped, retries=conflict_retries, step=step, files=files,
+        backoff=conflict_backoff,
     )
+    written = done.written if done.written is not None else ready.combined
     return WriteResult(
-        snapshot_id=snapshot_id,
+        snapshot_id=done.snapshot_id,
         branch=branch,
         n_files=len(plan.urls),
-        variables=sorted(str(v) for v in ready.combined.data_vars),
-        nrefs=count_refs(ready.combined),
+        variables=sorted(str(v) for v in written.data_vars),
+        nrefs=count_refs(done.written) if done.written is not None else 0,
         repo=describe(repo_or_storage),
         appended=append,
-        dims={str(k): int(v) for k, v in ready.combined.sizes.items()},
+        dims={str(k): int(v) for k, v in written.sizes.items()},
         warnings=ready.warnings,
         concat_dim=along,
         concat_reason=ready.choice.reason,
-        dropped_attrs=dropped,
+        dropped_attrs=done.dropped,
         containers=ready.prefixes,
+        skipped=done.skipped,
+        inserted=done.inserted,
+        attempts=done.attempts,
     )
