@@ -7,10 +7,12 @@ the registry in one ranged request (which also tells the object's size).
 
 from __future__ import annotations
 
+import importlib
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable
 
+from vzskill.format_extras import require_extra
 from vzskill.sources import Access, display_name, local_path, normalize_url
 
 if TYPE_CHECKING:
@@ -21,6 +23,8 @@ NETCDF3_MAGICS = (b"CDF\x01", b"CDF\x02", b"CDF\x05")
 FITS_MAGIC = b"SIMPLE"
 HDF4_MAGIC = b"\x0e\x03\x13\x01"
 GZIP_MAGIC = b"\x1f\x8b"
+TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
+GRIB_MAGIC = b"GRIB"
 ZARR_SUFFIXES = (".zarr", ".zarr/", ".zarr.zip")
 KERCHUNK_JSON_SUFFIXES = (".json",)
 KERCHUNK_PARQUET_SUFFIXES = (".parq", ".parquet", ".parq/", ".parquet/")
@@ -65,7 +69,7 @@ def kind_from_suffix(url: str) -> str | None:
 
 
 def kind_from_magic(head: bytes) -> str | None:
-    """``'hdf5'``, ``'netcdf3'``, ``'fits'``, ``'hdf4'`` from the signature bytes, else None."""
+    """``'hdf5'``, ``'netcdf3'``, ``'fits'``, ``'hdf4'``, ``'tiff'``, ``'grib'`` from the signature bytes, else None."""
     if head.startswith(HDF5_MAGIC[:4]):
         return "hdf5"
     if head[:4] in NETCDF3_MAGICS:
@@ -74,6 +78,10 @@ def kind_from_magic(head: bytes) -> str | None:
         return "fits"
     if head.startswith(HDF4_MAGIC):
         return "hdf4"
+    if head[:4] in TIFF_MAGICS:
+        return "tiff"
+    if head.startswith(GRIB_MAGIC):
+        return "grib"
     return None
 
 
@@ -132,6 +140,8 @@ def sniff(url: str, registry: Any = None, access: Access | None = None) -> Sniff
     kind = kind_from_magic(head)
     if head.startswith(GZIP_MAGIC):
         raise compressed_stream(url)
+    if kind is not None:
+        require_extra(kind, url)
     if kind is None:
         fix = "check the download (an HTML error page or a text file saved as .nc?), or remove it from the list"
         raise ParseError(
@@ -161,6 +171,16 @@ def detect_kind(url: str, registry: Any = None, access: Access | None = None) ->
     return sniff(url, registry, access).kind
 
 
+#: kind -> VirtualiZarr parser class (``group=``, ``skip_variables=``)
+_VIRTUALIZARR_PARSERS = {
+    "netcdf3": "NetCDF3Parser", "fits": "FITSParser", "kerchunk-json": "KerchunkJSONParser",
+    "kerchunk-parquet": "KerchunkParquetParser", "zarr": "ZarrParser", "zarr-zip": "ZippedZarrParser",
+    "hdf4": "HDF4Parser",
+}
+#: kind -> (module, class) of vzskill's parsers around other packages (``group=``, ``drop_variables=``)
+_OWN_PARSERS = {"tiff": ("vzskill.format_tiff", "TiffParser"), "grib": ("vzskill.format_grib", "GribParser")}
+
+
 def make_parser(
     kind: str,
     *,
@@ -186,25 +206,18 @@ def make_parser(
     Parser
         A callable ``parser(url=..., registry=...) -> ManifestStore``.
     """
-    from virtualizarr import parsers as P
-
     drop = list(drop_variables) if drop_variables else None
     if kind == "hdf5":
-        return P.HDFParser(group=group, drop_variables=drop, links_and_references=links_and_references)
-    if kind == "netcdf3":
-        return P.NetCDF3Parser(group=group, skip_variables=drop)
-    if kind == "fits":
-        return P.FITSParser(group=group, skip_variables=drop)
-    if kind == "kerchunk-json":
-        return P.KerchunkJSONParser(group=group, skip_variables=drop)
-    if kind == "kerchunk-parquet":
-        return P.KerchunkParquetParser(group=group, skip_variables=drop)
-    if kind == "zarr":
-        return P.ZarrParser(group=group, skip_variables=drop)
-    if kind == "zarr-zip":
-        return P.ZippedZarrParser(group=group, skip_variables=drop)  # type: ignore[call-arg]
-    if kind == "hdf4":
-        return P.HDF4Parser(group=group, skip_variables=drop)  # type: ignore[call-arg]
+        from virtualizarr.parsers import HDFParser
+
+        return HDFParser(group=group, drop_variables=drop, links_and_references=links_and_references)
+    if kind in _OWN_PARSERS:
+        module, name = _OWN_PARSERS[kind]
+        return getattr(importlib.import_module(module), name)(group=group, drop_variables=drop)
+    if kind in _VIRTUALIZARR_PARSERS:
+        from virtualizarr import parsers
+
+        return getattr(parsers, _VIRTUALIZARR_PARSERS[kind])(group=group, skip_variables=drop)
     raise ValueError(f"no parser for kind {kind!r}")
 
 
@@ -219,7 +232,9 @@ def parser_for(
     """The right VirtualiZarr parser for ``url`` (by extension for Kerchunk/Zarr, else by magic bytes).
 
     ``b"\\x89HDF"`` -> ``HDFParser``, ``b"CDF\\x01"``/``b"CDF\\x02"`` -> ``NetCDF3Parser``,
-    ``b"SIMPLE"`` -> ``FITSParser``, ``.json`` -> ``KerchunkJSONParser``,
+    ``b"SIMPLE"`` -> ``FITSParser``, ``b"\\x0e\\x03\\x13\\x01"`` -> ``HDF4Parser``, ``b"II*\\x00"``/``b"MM\\x00*"``
+    (and BigTIFF) -> :class:`vzskill.format_tiff.TiffParser` (virtual-tiff), ``b"GRIB"`` ->
+    :class:`vzskill.format_grib.GribParser` (gribberish), ``.json`` -> ``KerchunkJSONParser``,
     ``.parq``/``.parquet`` -> ``KerchunkParquetParser``, Zarr store -> ``ZarrParser``.
 
     Parameters

@@ -1,0 +1,131 @@
+"""TIFF / COG sources (virtual-tiff): detection, inspect/check/virtualize/verify end to end with
+tifffile as the direct reader, and the variants refused before anything is written."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+
+from vzskill.format_fixtures import make_tiff, make_tiff_variant, tiff_values
+from vzskill.formats import detect_kind, parser_for
+from vzskill.parse import parse_files
+from vzskill.verify import verify
+from vzskill.write import virtualize
+
+pytestmark = pytest.mark.timeout(120)
+
+CASES = {  # name -> make_tiff options
+    "tiled_zlib_edge_tiles": {"shape": (100, 120)},  # 100 x 120 in 32 x 32 tiles: partial edge tiles
+    "strips_lzw_predictor": {"tile": None, "rowsperstrip": 20, "compression": "lzw", "predictor": True},
+    "zstd_float32": {"dtype": "float32", "compression": "zstd"},
+    "bands_separate": {"shape": (3, 64, 64), "dtype": "uint8", "planarconfig": "separate"},
+    "multipage": {"pages": 3, "compression": "packbits"},
+    "cog_overviews": {"shape": (128, 128), "overviews": 2},
+}
+
+
+def _values(repo: Path, name: str) -> np.ndarray:
+    import icechunk
+    import zarr
+
+    session = icechunk.Repository.open(icechunk.local_filesystem_storage(str(repo)),
+                                       authorize_virtual_chunk_access={f"file://{repo.parent}/": None}).readonly_session("main")
+    return np.asarray(zarr.open_array(session.store, path=name, mode="r")[...])
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_tiff_end_to_end(case: str, tmp_path: Path) -> None:
+    opts = CASES[case]
+    tif = make_tiff(tmp_path / f"{case}.tif", **opts)  # type: ignore[arg-type]
+    assert detect_kind(str(tif)) == "tiff" and type(parser_for(tif)).__name__ == "TiffParser"
+    [parsed] = parse_files([tif])
+    assert parsed.ok, parsed.error
+    pages = opts.get("pages", 1)
+    assert sorted(parsed.dataset.data_vars) == [str(i) for i in range(pages)]  # overviews left out
+    repo = tmp_path / "repo"
+    result = virtualize([tif], repo)
+    assert result.n_files == 1
+    report = verify(repo)
+    assert report.ok, report.format_table()
+    assert report.n_chunks == result.nrefs > 0
+    shape = opts.get("shape", (100, 120))
+    for page in range(pages):  # the repository reads back what tifffile wrote
+        np.testing.assert_array_equal(_values(repo, str(page)), tiff_values(shape, opts.get("dtype", "uint16"), page))
+
+
+def test_overview_is_a_group(tmp_path: Path) -> None:
+    tif = make_tiff(tmp_path / "cog.tif", shape=(128, 128), overviews=2)
+    [p] = parse_files([tif], group="2")
+    assert p.ok and dict(p.dataset.sizes) == {"y": 32, "x": 32}
+
+
+def test_verify_catches_moved_tiles(tmp_path: Path) -> None:
+    """tifffile's tile offsets are really used: two tiles swapped in the file's TileOffsets (same mtime,
+    so the repository cannot tell) put the repository's references at the wrong tiles."""
+    import os
+
+    tif = make_tiff(tmp_path / "t.tif", compression=None)
+    repo = tmp_path / "repo"
+    virtualize([tif], repo)
+    assert verify(repo).ok
+    with tifffile.TiffFile(tif) as tf:
+        tag = tf.pages[0].tags["TileOffsets"]
+        where, offsets, fmt = tag.valueoffset, list(tag.value), tf.byteorder + "I"
+    offsets[0], offsets[1] = offsets[1], offsets[0]
+    stat = tif.stat()
+    with open(tif, "r+b") as fh:
+        fh.seek(where)
+        fh.write(__import__("struct").pack(fmt[0] + f"{len(offsets)}I", *offsets))
+    os.utime(tif, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    report = verify(repo)
+    assert not report.ok and report.mismatch_counts.get("0", 0) >= 1, report.format_table()
+
+
+@pytest.mark.parametrize(("kind", "message"), [
+    ("subifd", r"^subifd\.tif: a sub-IFD pyramid \(.*\) -> rewrite it with the overviews as top-level IFDs \(rewrite it as a COG"),
+    ("partial_strips", r"^partial_strips\.tif: strips that do not divide the image height \(.*rows per strip 15.*\) -> rewrite it tiled"),
+    ("interleaved", r"^interleaved\.tif: interleaved samples \(PlanarConfiguration 1 .*\) -> rewrite it band-sequential"),
+    ("jetraw", r"^jetraw\.tif: IFD 0 is jetraw-compressed and this installation's imagecodecs cannot decode jetraw -> convert it"),
+])
+def test_refused_before_writing(kind: str, message: str, tmp_path: Path) -> None:
+    from vzskill.outcome import VirtualizeError
+
+    tif = make_tiff_variant(tmp_path / f"{kind}.tif", kind)
+    [p] = parse_files([tif])
+    assert p.problem == "unsupported", p
+    assert p.error is not None and "\n" not in p.error
+    assert __import__("re").search(message, p.error), p.error
+    with pytest.raises(VirtualizeError, match="nothing written"):
+        virtualize([tif], tmp_path / "repo")
+    assert not (tmp_path / "repo").exists() or not any((tmp_path / "repo").iterdir())
+
+
+@pytest.mark.s3
+def test_tiff_on_s3(tmp_path: Path, s3_endpoint: str, s3_client, make_bucket) -> None:
+    """Virtualized from and verified against moto S3: virtual-tiff and tifffile both read by range."""
+    from tests.plugins.servers import TEST_KEY_ID, TEST_SECRET
+    from vzskill.sources import Access
+
+    tif = make_tiff(tmp_path / "remote.tif", tile=(64, 64))
+    bucket = make_bucket()
+    s3_client.upload_file(str(tif), bucket, "tiff/remote.tif")
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    url = f"s3://{bucket}/tiff/remote.tif"
+    result = virtualize([url], tmp_path / "repo", access=access)
+    report = verify(tmp_path / "repo", access=access)
+    assert report.ok and report.n_chunks == result.nrefs == 4, report.format_table()
+
+
+def test_missing_extra_names_the_pip_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "virtual_tiff" else real(name, *a))
+    tif = make_tiff(tmp_path / "a.tif")
+    [p] = parse_files([tif])
+    assert p.error == "a.tif: a TIFF file needs virtual_tiff, which is not installed -> pip install virtual-tiff tifffile imagecodecs"
+    shutil.rmtree(tmp_path)

@@ -1,0 +1,105 @@
+"""Sample files of the formats beyond NetCDF/HDF5/FITS, each written by the format's own writer.
+
+* TIFF: :func:`make_tiff` (tifffile): tiles or strips, a codec, several samples per pixel, COG
+  overviews; :func:`make_tiff_variant` for the variants vzskill refuses (sub-IFD pyramid, strips that
+  do not divide the height, a codec imagecodecs cannot decode here);
+* GRIB2: :func:`make_grib` (eccodes, from its ``regular_ll_sfc_grib2`` sample): one message per
+  field and step, simple or complex packing;
+* HDF4: :func:`make_hdf4` (pyhdf): SDS datasets, uncompressed or deflated.
+
+Pixel / field values are deterministic (:func:`tiff_values`, :func:`grib_values`, :func:`hdf4_values`),
+so a read-back can be compared exactly.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["GRIB_PACKINGS", "TIFF_VARIANTS", "grib_values", "hdf4_values", "make_grib", "make_hdf4", "make_tiff",
+           "make_tiff_variant", "tiff_values"]
+
+TIFF_VARIANTS = ("subifd", "partial_strips", "jetraw", "interleaved")
+GRIB_PACKINGS = {"simple": "grid_simple", "complex": "grid_complex",
+                 "complex_spatial": "grid_complex_spatial_differencing", "ccsds": "grid_ccsds"}
+
+
+def tiff_values(shape: tuple[int, ...] = (100, 120), dtype: str = "uint16", page: int = 0) -> np.ndarray:
+    """The pixels :func:`make_tiff` writes to page ``page``: a smooth ramp plus a checkerboard."""
+    ny, nx = shape[-2], shape[-1]
+    y, x = np.mgrid[0:ny, 0:nx]
+    base = (y * 7 + x * 3 + page * 11) % 251 + ((y // 8 + x // 8) % 2) * 4
+    if len(shape) == 3:
+        base = np.stack([base + 17 * b for b in range(shape[0])])
+    return base.astype(dtype)
+
+
+def make_tiff(
+    path: str | os.PathLike[str],
+    *,
+    shape: tuple[int, ...] = (100, 120),
+    dtype: str = "uint16",
+    tile: tuple[int, int] | None = (32, 32),
+    rowsperstrip: int | None = None,
+    compression: str | None = "zlib",
+    predictor: bool = False,
+    planarconfig: str | None = None,
+    pages: int = 1,
+    overviews: int = 0,
+) -> Path:
+    """Write a TIFF with tifffile: ``pages`` images of :func:`tiff_values` plus ``overviews`` COG levels.
+
+    ``shape`` is ``(y, x)`` or ``(band, y, x)``; ``tile=None`` writes strips of ``rowsperstrip``
+    rows. Overviews are reduced-resolution IFDs (``subfiletype=1``) after the full-resolution ones.
+    """
+    import tifffile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options: dict[str, Any] = {"compression": compression, "predictor": predictor or None}
+    if tile is not None:
+        options["tile"] = tile
+    else:
+        options["rowsperstrip"] = rowsperstrip
+    if len(shape) == 3:
+        options["planarconfig"] = planarconfig or "separate"
+        options["photometric"] = "minisblack"
+    with tifffile.TiffWriter(path) as tw:
+        for page in range(pages):
+            tw.write(tiff_values(shape, dtype, page), **options)
+        data = tiff_values(shape, dtype)
+        for level in range(1, overviews + 1):
+            tw.write(np.ascontiguousarray(data[..., :: 2**level, :: 2**level]), subfiletype=1, **options)
+    return path
+
+
+def make_tiff_variant(path: str | os.PathLike[str], kind: str) -> Path:
+    """A TIFF vzskill refuses (``kind`` in :data:`TIFF_VARIANTS`), written by tifffile."""
+    import tifffile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = tiff_values((64, 96))
+    if kind == "subifd":  # a pyramid stored as sub-IFDs of the full-resolution image
+        with tifffile.TiffWriter(path) as tw:
+            tw.write(data, tile=(32, 32), subifds=1)
+            tw.write(data[::2, ::2], tile=(32, 32), subfiletype=1)
+    elif kind == "partial_strips":  # 64 rows in strips of 15
+        tifffile.imwrite(path, data, rowsperstrip=15)
+    elif kind == "jetraw":  # an uncompressed tiled image whose Compression tag then says JetRaw (48124)
+        tifffile.imwrite(path, data, tile=(32, 32))
+        with tifffile.TiffFile(path) as tf:
+            page = tf.pages.first
+            tag = page.tags["Compression"]
+            where, byteorder = tag.valueoffset, tf.byteorder
+        with open(path, "r+b") as fh:
+            fh.seek(where)
+            fh.write((48124).to_bytes(2, "little" if byteorder == "<" else "big"))
+    elif kind == "interleaved":  # RGB pixels interleaved (PlanarConfiguration 1)
+        tifffile.imwrite(path, np.stack([data.astype("uint8")] * 3, axis=-1), photometric="rgb", tile=(32, 32))
+    else:
+        raise ValueError(f"unknown TIFF variant {kind!r} (one of {TIFF_VARIANTS})")
+    return path

@@ -1,0 +1,128 @@
+"""TIFF / GeoTIFF / COG sources through ``virtual-tiff`` (tiles and strips are the chunks).
+
+Each image file directory (IFD) is one array named by its index (``"0"``, ``"1"``...), dims
+``(y, x)`` (``(band, y, x)`` for several samples per pixel). Without ``group``, every IFD of the
+first IFD's shape is virtualized (a multi-page stack); IFDs of another shape (a COG's overviews,
+reduced-resolution masks) are left out; ``group="1"`` virtualizes IFD 1 alone.
+
+Refused before anything is written, naming the file and the fix: sub-IFD pyramids, strips that do
+not divide the image height, TIFF codecs this installation cannot decode (imagecodecs without
+that codec, e.g. JetRaw), interleaved multi-sample pixels (virtual-tiff 0.5 cannot build their
+codec with this zarr), and the variants virtual-tiff itself rejects.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from typing import Any, Iterable
+
+from vzskill.format_extras import require_extra
+from vzskill.formats import ParseError
+from vzskill.sources import display_name
+
+__all__ = ["TiffParser", "undecodable_codecs"]
+
+_REWRITE_COG = "rewrite it as a COG (gdal_translate -of COG in.tif out.tif) or skip the file"
+_FIXES = (  # (text in virtual-tiff's / async-tiff's message, what it means, fix)
+    ("Sub-IFD", "a sub-IFD pyramid", "rewrite it with the overviews as top-level IFDs (" + _REWRITE_COG + ")"),
+    ("'Ifd'", "a sub-IFD pyramid", "rewrite it with the overviews as top-level IFDs (" + _REWRITE_COG + ")"),
+    ("rows per strip", "strips that do not divide the image height",
+     "rewrite it tiled (tifffile.imwrite(..., tile=(256, 256)) or gdal_translate -co TILED=YES), or skip the file"),
+    ("Endian()", "interleaved samples (PlanarConfiguration 1 with several samples per pixel)",
+     "rewrite it band-sequential (tifffile planarconfig='separate' or gdal_translate -co INTERLEAVE=BAND), or skip the file"),
+    ("compressor tag", "an unknown compression", _REWRITE_COG),
+    ("quantization tables", "JPEG with shared quantization tables", _REWRITE_COG),
+)
+
+
+def _refusal(url: str, exc: BaseException) -> ParseError:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    codec = re.search(r"imagecodecs\.numcodecs' has no attribute '(\w+)'", text)
+    if codec:  # virtual-tiff asks imagecodecs for a codec this build of imagecodecs does not have
+        return _no_decoder(url, "0", codec.group(1).lower())
+    what, fix = "a TIFF variant virtual-tiff cannot virtualize", _REWRITE_COG
+    for needle, meaning, remedy in _FIXES:
+        if needle in text:
+            what, fix = meaning, remedy
+            break
+    return ParseError(f"{display_name(url)}: {what} ({text}) -> {fix}", kind="unsupported", fix=fix)
+
+
+def _no_decoder(url: str, ifd: str, codec: str) -> ParseError:
+    fix = "convert it to a codec imagecodecs decodes here (e.g. gdal_translate -co COMPRESS=DEFLATE), or skip the file"
+    return ParseError(f"{display_name(url)}: IFD {ifd} is {codec}-compressed and this installation's imagecodecs "
+                      f"cannot decode {codec} -> {fix}", kind="unsupported", fix=fix)
+
+
+def undecodable_codecs(codecs: Iterable[Any]) -> list[str]:
+    """The imagecodecs-backed codecs in ``codecs`` that this installation's imagecodecs cannot decode."""
+    import imagecodecs
+
+    out = []
+    for codec in codecs:
+        name = str(getattr(codec, "codec_name", ""))
+        if name.startswith("imagecodecs_"):
+            impl = getattr(imagecodecs, name.removeprefix("imagecodecs_").upper(), None)
+            if impl is None or not getattr(impl, "available", False):
+                out.append(name.removeprefix("imagecodecs_"))
+    return out
+
+
+def _with_dims(var: Any) -> Any:
+    """The variable's ManifestArray with its dimension names and attributes back in its metadata."""
+    from virtualizarr.manifests import ManifestArray
+    from zarr.core.metadata.v3 import ArrayV3Metadata
+
+    array = var.data
+    meta = array.metadata.to_dict()
+    meta["dimension_names"] = [str(d) for d in var.dims]
+    meta["attributes"] = {str(k): (int(v) if isinstance(v, int) else v) for k, v in var.attrs.items()}
+    return ManifestArray(metadata=ArrayV3Metadata.from_dict(meta), chunkmanifest=array.manifest)
+
+
+class TiffParser:
+    """A VirtualiZarr parser for TIFF files (see the module docstring).
+
+    Parameters
+    ----------
+    group
+        An IFD index (``"0"``, ``"1"``...) to virtualize alone; None = every IFD of the first IFD's shape.
+    drop_variables
+        IFD names (``"1"``...) to leave out.
+    """
+
+    def __init__(self, group: str | None = None, drop_variables: Iterable[str] | None = None) -> None:
+        if group not in (None, "", "/") and not str(group).strip("/").isdigit():
+            raise ValueError(f"TIFF group must be an IFD index ('0', '1', ...), not {group!r}")
+        self.ifd = int(str(group).strip("/")) if group not in (None, "", "/") else None
+        self.drop = set(drop_variables or ())
+
+    def __call__(self, url: str, registry: Any) -> Any:
+        require_extra("tiff", url)
+        from virtualizarr.manifests import ManifestGroup, ManifestStore
+        from virtual_tiff import VirtualTIFF
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                nested = VirtualTIFF(ifd=self.ifd, ifd_layout="nested")(url, registry)
+                tree = nested.to_virtual_datatree()
+        except (NotImplementedError, ValueError, RuntimeError, TypeError, AttributeError) as exc:  # virtual-tiff's refusals
+            raise _refusal(url, exc) from exc
+        arrays: dict[str, Any] = {}
+        shape = None
+        for name, node in tree.children.items():
+            array = _with_dims(node.to_dataset()[name])
+            shape = array.shape if shape is None else shape
+            if name in self.drop or (self.ifd is None and array.shape != shape):
+                continue  # dropped, or an overview / mask of another resolution
+            self._check_codecs(url, name, array)
+            arrays[name] = array
+        return ManifestStore(ManifestGroup(arrays=arrays, attributes={}), registry=registry)
+
+    @staticmethod
+    def _check_codecs(url: str, name: str, array: Any) -> None:
+        missing = undecodable_codecs(array.metadata.codecs)
+        if missing:
+            raise _no_decoder(url, name, missing[0])

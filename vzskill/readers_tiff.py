@@ -1,0 +1,89 @@
+"""Direct reads of TIFF sources with tifffile, for ``verify`` (registered for kind ``"tiff"`` on import).
+
+A repository array ``"<i>"`` is IFD ``i`` (see :mod:`vzskill.format_tiff`). ``locate`` maps a
+reference's offset to the tile or strip that starts there: tiles in row-major order (per sample
+plane when the planes are separate), strips top to bottom. ``read`` returns tifffile's decoded
+pixels (codecs and predictors undone, nothing else: TIFF has no CF scaling) in the repository's
+dim order ``(y, x)`` or ``(band, y, x)``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from vzskill.source_readers import SourceFile, SourceVariable, register_reader, source_target
+
+__all__ = ["TiffSource"]
+
+
+class _TiffVariable(SourceVariable):
+    def __init__(self, name: str, page: Any):
+        self.name, self.page = name, page
+        spp = int(page.samplesperpixel)
+        self.separate = spp > 1 and int(page.planarconfig) == 2
+        self.shape = ((spp,) if spp > 1 else ()) + (int(page.imagelength), int(page.imagewidth))
+        self.dtype = np.dtype(page.dtype)
+        self.attrs = {}
+        nodata = page.tags.get("GDAL_NODATA")
+        if nodata is not None:
+            self.attrs["_FillValue"] = self.dtype.type(str(nodata.value).strip("\x00 "))
+        self._starts: dict[int, tuple[int, ...]] | None = None
+        self._values: np.ndarray | None = None
+
+    def _block_starts(self) -> dict[int, tuple[int, ...]]:
+        page, (height, width) = self.page, self.shape[-2:]
+        if page.is_tiled:
+            bh, bw = int(page.tilelength), int(page.tilewidth)
+        else:
+            bh, bw = int(page.rowsperstrip) or height, width
+        per_row, rows = math.ceil(width / bw), math.ceil(height / bh)
+        per_plane = per_row * rows
+        starts = {}
+        for i, offset in enumerate(page.dataoffsets):
+            plane, within = divmod(i, per_plane)
+            yx = ((within // per_row) * bh, (within % per_row) * bw)
+            band = (plane,) if self.separate else ((0,) if len(self.shape) == 3 else ())
+            starts[int(offset)] = band + yx
+        return starts
+
+    def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
+        if self._starts is None:
+            self._starts = self._block_starts()
+        return self._starts.get(int(offset))
+
+    def read(self, region: tuple[slice, ...]) -> np.ndarray:
+        if self._values is None:
+            values = np.asarray(self.page.asarray())
+            if len(self.shape) == 3 and not self.separate:  # tifffile: (y, x, sample) for interleaved pixels
+                values = np.moveaxis(values, -1, 0)
+            self._values = values.reshape(self.shape)
+        return np.array(self._values[region] if region else self._values)
+
+
+class TiffSource(SourceFile):
+    """One TIFF file; ``variable("<i>")`` is IFD ``i``."""
+
+    kind = "tiff"
+
+    def __init__(self, url: str, registry: Any):
+        import tifffile
+
+        self.file = tifffile.TiffFile(source_target(url, registry))
+        self.vars: dict[str, _TiffVariable] = {}
+
+    def variable(self, path: str) -> SourceVariable | None:
+        name = path.rsplit("/", 1)[-1]
+        if not name.isdigit() or int(name) >= len(self.file.pages):
+            return None
+        if name not in self.vars:
+            self.vars[name] = _TiffVariable(name, self.file.pages[int(name)])
+        return self.vars[name]
+
+    def close(self) -> None:
+        self.file.close()
+
+
+register_reader("tiff", TiffSource)
