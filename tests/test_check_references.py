@@ -189,3 +189,60 @@ def test_bounds_cost_per_file(tmp_path: Path, series_files: list[Path]) -> None:
     per_file_ms = (time.perf_counter() - start) / len(parsed) * 1000
     print(f"bounds check: {per_file_ms:.2f} ms per file over {len(parsed)} files")
     assert per_file_ms < 20
+
+
+# --------------------------------------------------------------------------- FITS ASCII tables
+
+
+def _ascii_with(tmp_path: Path, name: str, a_text: bytes | None, b_text: bytes | None, *, image: bool) -> Path:
+    """An ASCII table (float 'a' E10.4, int 'b' I5, TNULL '*' on both) whose row 1 fields are overwritten as given."""
+    cols = [fits.Column(name="a", format="E10.4", null="*", array=np.array([1.5, 2.5, 3.5])),
+            fits.Column(name="b", format="I5", null="*", array=np.array([1, 2, 3]))]
+    hdus = [fits.PrimaryHDU(np.arange(6.0).reshape(2, 3) if image else None), fits.TableHDU.from_columns(cols, name="CAT")]
+    path = tmp_path / name
+    fits.HDUList(hdus).writeto(path)
+    with fits.open(path) as hdul:
+        start, width = hdul.fileinfo(1)["datLoc"], hdul[1].header["NAXIS1"]
+        starts = [hdul[1].header["TBCOL1"] - 1, hdul[1].header["TBCOL2"] - 1]
+    data = bytearray(path.read_bytes())
+    for text, col, w in ((a_text, 0, 10), (b_text, 1, 5)):
+        if text is not None:
+            at = start + width + starts[col]
+            data[at:at + w] = text.rjust(w)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_fits_ascii_table_null_marker_is_refused(tmp_path: Path) -> None:
+    alone = _ascii_with(tmp_path, "nulls.fits", b"*", None, image=False)
+    report = check([alone])
+    [f] = report.errors
+    assert f.kind == "fits_ascii_table" and f.variable == "CAT"
+    assert f.message == (
+        "nulls.fits: variable 'CAT' is a FITS ASCII table whose column 'a' holds '*', its null marker (TNULL1 = '*'), "
+        "in 1 row(s): VirtualiZarr's ASCII-table codec cannot parse it, so the written table could not be read back "
+        "-> skip the file (it has no other data)")
+    with pytest.raises(VirtualizeError):
+        virtualize([alone], tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()  # nothing written
+    # next to an image: dropping the table is offered, and works
+    mixed = _ascii_with(tmp_path, "mixed.fits", None, b"x1", image=True)
+    [f] = check([mixed]).errors
+    assert "column 'b' holds 'x1', text that is not a number, in 1 row(s)" in f.message
+    assert f.fix == "skip it (drop_variables=['CAT']) or the file"
+    assert check([mixed], drop_variables=["CAT"]).ok
+    virtualize([mixed], tmp_path / "repo", drop_variables=["CAT"])
+    repo = open_repo(icechunk.local_filesystem_storage(str(tmp_path / "repo")))
+    ds = xr.open_zarr(repo.readonly_session(branch="main").store, consolidated=False, zarr_format=3, chunks=None)
+    assert list(ds.data_vars) == ["PRIMARY"]
+
+
+def test_fits_ascii_table_that_decodes_is_not_refused(tmp_path: Path) -> None:
+    """A declared TNULL that no row uses, a blank float (NaN) and Fortran 'D' exponents decode: no false alarm."""
+    for name, text in (("blank.fits", b""), ("fortran.fits", b"2.5000D+00")):
+        ok = _ascii_with(tmp_path, name, text, None, image=False)
+        assert check([ok]).ok, check([ok]).format_table()
+    assert check([ASTROPY_DATA / "ascii_i4-i20.fits"]).ok
+    both = _ascii_with(tmp_path, "both.fits", b"*", b"", image=False)  # a blank integer does not parse either
+    [f] = check([both]).errors
+    assert "column 'a' holds '*'" in f.message and "; 1 more column(s) too:" in f.message

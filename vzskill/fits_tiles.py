@@ -1,4 +1,9 @@
-"""Tile-compressed FITS images (``CompImageHDU``): VirtualiZarr's FITS parser cannot virtualize them.
+"""FITS content VirtualiZarr's FITS parser references but cannot read back: refused before writing.
+
+Tile-compressed images (``CompImageHDU``, :func:`tile_compressed`) and ASCII tables whose text the
+table codec cannot parse (:func:`ascii_table_findings`).
+
+Tile-compressed FITS images: VirtualiZarr's FITS parser cannot virtualize them.
 
 A tile-compressed image is stored as a binary table (``XTENSION = 'BINTABLE'``, ``ZIMAGE = T``,
 ``ZCMPTYPE = 'RICE_1'`` ...) whose rows hold compressed tiles; astropy presents it as an image, and
@@ -14,7 +19,7 @@ from vzskill.findings import Finding
 from vzskill.parse import ParsedFile
 from vzskill.sources import local_path
 
-__all__ = ["tile_compressed", "tile_compressed_findings"]
+__all__ = ["ascii_table_findings", "tile_compressed", "tile_compressed_findings", "undecodable_fields"]
 
 
 def _open(url: str, registry: Any, *, raw: bool) -> Any:
@@ -92,6 +97,112 @@ def tile_compressed_findings(parsed: ParsedFile, name: str, registry: Any = None
             f"{name}: variable '{var}' is a tile-compressed FITS image ({compression}, CompImageHDU): VirtualiZarr's "
             f"FITS parser cannot virtualize tile-compressed images (its references point at the compressed tiles as "
             f"if they were raw pixels) -> {fix}",
+            fix,
+        ))
+    return findings
+
+
+# --------------------------------------------------------------------------- ASCII tables
+
+
+def undecodable_fields(text: Any, dtype: Any) -> Any:
+    """Boolean mask of the fields of one ASCII-table column that VirtualiZarr's table codec cannot parse.
+
+    The codec's rule (``virtualizarr.codecs.FITSAsciiTableCodec``): integers with numpy's own
+    parse; floats after Fortran exponents (``D``, ``d``, ``e``) become ``E`` and an all-blank
+    field becomes NaN. A null marker (``TNULLn``, e.g. ``'*'``) or a blank integer does not parse.
+    """
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    text = np.asarray(text)
+    if dtype.kind in "fc":
+        for exponent in (b"D", b"d", b"e"):
+            text = np.strings.replace(text, exponent, b"E")
+        text = np.where(np.strings.strip(text) == b"", b"NaN", text)
+    try:
+        text.astype(dtype)
+        return np.zeros(text.shape, dtype=bool)
+    except (ValueError, OverflowError):
+        pass
+    bad = np.zeros(text.shape, dtype=bool)
+    for i, field in enumerate(text.reshape(-1)):
+        try:
+            np.array([field]).astype(dtype)
+        except (ValueError, OverflowError):
+            bad.reshape(-1)[i] = True
+    return bad
+
+
+def _table_bytes(url: str, offset: int, length: int, registry: Any) -> bytes:
+    if url.startswith("file://"):
+        with open(local_path(url), "rb") as fh:
+            fh.seek(offset)
+            return fh.read(length)
+    import obstore
+
+    from vzskill.extents import resolve_store
+
+    store, path = resolve_store(url, registry)
+    return bytes(obstore.get_range(store, path, start=offset, length=length))
+
+
+def _ascii_codec(var: Any) -> Any:
+    from virtualizarr.codecs import FITSAsciiTableCodec
+
+    for codec in getattr(getattr(var.data, "metadata", None), "codecs", ()):
+        if isinstance(codec, FITSAsciiTableCodec):
+            return codec
+    return None
+
+
+def _undecodable(codec: Any, raw: bytes) -> list[tuple[int, str, bytes, int]]:
+    """``(column index, column, first bad text, rows)`` per column the codec cannot parse."""
+    import numpy as np
+
+    stored = np.dtype({"names": [c[0] for c in codec.columns], "formats": [f"S{c[2]}" for c in codec.columns],
+                       "offsets": [c[1] for c in codec.columns], "itemsize": codec.row_nbytes})
+    rows = np.frombuffer(raw[: len(raw) - len(raw) % codec.row_nbytes], dtype=stored)
+    out = []
+    for index, (name, _offset, _width, dtype) in enumerate(codec.columns):
+        bad = undecodable_fields(rows[name], dtype)
+        if bad.any():
+            out.append((index, name, bytes(rows[name][bad][0]).strip(), int(bad.sum())))
+    return out
+
+
+def ascii_table_findings(parsed: ParsedFile, name: str, registry: Any = None) -> list[Finding]:
+    """One error per FITS ASCII-table variable holding text the table codec cannot parse (``[]`` otherwise).
+
+    Reads the referenced table bytes (ASCII tables only) and parses every column as the codec will:
+    a repository written from it would fail on every read of the table.
+    """
+    if parsed.kind != "fits" or parsed.dataset is None:
+        return []
+    ds = parsed.dataset
+    findings = []
+    for var in ds.variables:
+        codec = _ascii_codec(ds[var].variable)
+        if codec is None:
+            continue
+        entries = ds[var].data.manifest.dict()
+        bad = []
+        for entry in entries.values():
+            bad += _undecodable(codec, _table_bytes(entry["path"], int(entry["offset"]), int(entry["length"]), registry))
+        if not bad:
+            continue
+        index, column, text, n = bad[0]
+        shown = text.decode("ascii", "replace")
+        null = str(ds[var].attrs.get(f"TNULL{index + 1}", "")).strip()
+        what = f"its null marker (TNULL{index + 1} = {shown!r})" if null and null == shown else "text that is not a number"
+        others = [v for v in ds.data_vars if v != var]
+        fix = f"skip it (drop_variables=['{var}']) or the file" if others else "skip the file (it has no other data)"
+        more = f"; {len(bad) - 1} more column(s) too" if len(bad) > 1 else ""
+        findings.append(Finding(
+            "error", parsed.url, str(var), "fits_ascii_table",
+            f"{name}: variable '{var}' is a FITS ASCII table whose column '{column}' holds {shown!r}, {what}, in {n} "
+            f"row(s){more}: VirtualiZarr's ASCII-table codec cannot parse it, so the written table could not be read "
+            f"back -> {fix}",
             fix,
         ))
     return findings

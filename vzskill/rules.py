@@ -371,16 +371,18 @@ def attributes(ctx: Context) -> list[Finding]:
 
 
 def references(ctx: Context) -> list[Finding]:
-    """Tile-compressed FITS images (refused by name), then every reference inside its object's size."""
+    """Tile-compressed FITS images and undecodable ASCII tables (refused by name), then every reference inside its
+    object's size."""
     from vzskill.extents import bounds_findings
-    from vzskill.fits_tiles import tile_compressed_findings
+    from vzskill.fits_tiles import ascii_table_findings, tile_compressed_findings
 
     findings: list[Finding] = []
     for i, p in enumerate(ctx.good):
-        try:
-            findings += tile_compressed_findings(p, ctx.names[i], ctx.registry)
-        except Exception:  # noqa: BLE001 - headers unreadable here although the parse read them: the bounds check still runs
-            pass
+        for probe in (tile_compressed_findings, ascii_table_findings):
+            try:
+                findings += probe(p, ctx.names[i], ctx.registry)
+            except Exception:  # noqa: BLE001 - unreadable here although the parse read it: the bounds check still runs
+                pass
     explained = {(f.file, f.variable) for f in findings}
     names = dict(zip((p.url for p in ctx.good), ctx.names))
     findings += bounds_findings(ctx.good, names, ctx.registry, access=ctx.access, skip=explained)  # type: ignore[arg-type]
