@@ -184,7 +184,7 @@ def check_time_increasing(ctx: Context, check: dict[str, Any]) -> str:
     ds = open_dataset(_ref(ctx, check), check.get("group"))
     values = ds[check.get("dim", "time")].values
     steps = np.diff(values)
-    assert values.size > 0 and bool((steps > steps.dtype.type(0)).all()), f"not strictly increasing: {values[:3]} ... {values[-3:]}"
+    assert values.size > 0 and bool((steps > np.zeros((), dtype=steps.dtype)).all()), f"not strictly increasing: {values[:3]} ... {values[-3:]}"
     return f"{values.size} values, {values[0]} .. {values[-1]}"
 
 

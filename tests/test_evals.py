@@ -1,0 +1,270 @@
+"""evals/: every task's generator -> reference solution -> grader passes; a tampered result fails.
+
+The reference solutions (evals/solutions/) use only what SKILL.md, examples.md, troubleshooting.md and
+references/ show. Each grader check kind has a negative here: a result broken in exactly that way must
+fail that check (the grader can fail). S3 tasks run against the loopback moto server, the HTTP task
+against a werkzeug Range server rooted at the task's inputs/served.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from evals import grade
+from tests.plugins.servers import _start_werkzeug, wait_http
+
+ROOT = Path(__file__).resolve().parents[1]
+EVALS = json.loads((ROOT / "evals" / "evals.json").read_text())
+NAMES = [entry["name"] for entry in EVALS["evals"]]
+SECRET = "evals-secret-Zq81xT4m"  # distinctive, so that the no_credentials scan cannot match ordinary text
+
+pytestmark = pytest.mark.timeout(180)
+
+
+@pytest.fixture(autouse=True)
+def _distinctive_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)  # moto accepts any key pair
+
+
+def _generator(name: str) -> Any:
+    return importlib.import_module(f"evals.generators.{name}")
+
+
+def _solution(name: str) -> Any:
+    return importlib.import_module(f"evals.solutions.{name}")
+
+
+def _failed(report: dict[str, Any]) -> dict[str, str]:
+    return {r["kind"]: r["detail"] for r in report["results"] if not r["passed"]}
+
+
+# --------------------------------------------------------------------------- the eval set itself
+
+
+def test_evals_json_is_a_skill_creator_eval_set() -> None:
+    skill_name = re.search(r"^name: (\S+)", (ROOT / "SKILL.md").read_text(), re.M)
+    assert skill_name and EVALS["skill_name"] == skill_name.group(1)
+    entries = EVALS["evals"]
+    assert len(entries) >= 10
+    assert len({e["id"] for e in entries}) == len({e["name"] for e in entries}) == len(entries)
+    for entry in entries:
+        assert isinstance(entry["id"], int) and entry["prompt"] and entry["expected_output"]
+        assert (ROOT / entry["generator"]).is_file() and (ROOT / entry["solution"]).is_file(), entry["name"]
+        assert entry["expectations"] == [c["text"] for c in entry["checks"]], entry["name"]
+        assert {c["kind"] for c in entry["checks"]} <= set(grade.CHECKS), entry["name"]
+        assert "{task_dir}" in entry["prompt"], entry["name"]
+    used = {c["kind"] for e in entries for c in e["checks"]}
+    assert used == set(grade.CHECKS), f"check kinds never used: {set(grade.CHECKS) - used}"
+
+
+# --------------------------------------------------------------------------- task folders
+
+
+@pytest.fixture(scope="module")
+def http_root(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A Range-capable server rooted at the http_server task's inputs/served (created before the files)."""
+    task_dir = tmp_path_factory.mktemp("http_server")
+    root = task_dir / "inputs" / "served"
+    root.mkdir(parents=True)
+    server, thread = _start_werkzeug(root)
+    wait_http(server.server_port)
+    yield task_dir, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def solved(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Callable[[str], Path]:
+    """``solved(name)`` -> a task folder laid out by the generator and solved by the reference solution (cached)."""
+    cache: dict[str, Path] = {}
+
+    def params_for(name: str) -> tuple[Path, dict[str, str]]:
+        if name == "http_server":
+            task_dir, base_url = request.getfixturevalue("http_root")
+            return task_dir, {"base_url": base_url}
+        task_dir = tmp_path_factory.mktemp(name)
+        if name == "s3_compatible":
+            make_bucket = request.getfixturevalue("make_bucket")
+            return task_dir, {"endpoint": request.getfixturevalue("s3_endpoint"), "bucket": make_bucket("src"), "repo_bucket": make_bucket("repo")}
+        if name == "concurrent_writers":
+            return task_dir, {"endpoint": request.getfixturevalue("s3_endpoint"), "repo_bucket": request.getfixturevalue("make_bucket")("repo")}
+        return task_dir, {}
+
+    def _solved(name: str) -> Path:
+        if name not in cache:
+            task_dir, params = params_for(name)
+            _generator(name).generate(task_dir, **params)
+            _solution(name).solve(task_dir)
+            cache[name] = task_dir
+        return cache[name]
+
+    return _solved
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_solution_passes_the_grader(name: str, solved: Callable[[str], Path]) -> None:
+    task_dir = solved(name)
+    report = grade.grade(name, task_dir)
+    assert report["passed"], _failed(report)
+    assert len(report["results"]) == len(next(e for e in EVALS["evals"] if e["name"] == name)["checks"])
+    prompt = json.loads((task_dir / "task.json").read_text())["prompt"]
+    assert str(task_dir) in prompt and "{" not in prompt
+
+
+# --------------------------------------------------------------------------- negatives: the grader can fail
+
+
+def _copy(task_dir: Path, tmp_path: Path) -> Path:
+    target = tmp_path / task_dir.name
+    shutil.copytree(task_dir, target)
+    return target
+
+
+def _writable(task_dir: Path) -> Any:
+    task = grade.load_task(task_dir)
+    return grade.open_repository(task, task_dir)
+
+
+def _tamper(task_dir: Path, change: Callable[[Any], None], message: str = "tampered") -> None:
+    import zarr
+
+    repo = _writable(task_dir)
+    session = repo.writable_session("main")
+    change(zarr.open_group(session.store, mode="r+"))
+    session.commit(message)
+
+
+def _rewrite(task_dir: Path, files: list[str], root: Path | None = None, **open_options: Any) -> None:
+    """Replace main with a virtual dataset of ``root/files`` (a wrong solution's result; root: the original task)."""
+    import virtualizarr as vz
+    import vzskill
+    from virtualizarr.parsers import HDFParser
+
+    urls = [f"file://{(root or task_dir) / f}" for f in files]
+    repo = vzskill.add_containers(grade.repo_storage(grade.load_task(task_dir), task_dir), urls)
+    parts = vz.open_virtual_mfdataset(urls, registry=vzskill.build_registry(urls), parser=HDFParser(),
+                                      combine="nested", concat_dim="time", **open_options)
+    with repo.transaction("main", message="wrong") as store:
+        parts.vz.to_icechunk(store, mode="w")
+
+
+def test_missing_repository_fails_repo_opens(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    task_dir = _copy(solved("local_series"), tmp_path)
+    shutil.rmtree(task_dir / "output" / "archive.icechunk")
+    failed = _failed(grade.grade("local_series", task_dir))
+    assert set(failed) == {c["kind"] for c in EVALS["evals"][0]["checks"]} and "no repository" in failed["repo_opens"]
+
+
+def test_dropped_variable_fails_variables(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    task_dir = _copy(solved("local_series"), tmp_path)
+    _tamper(task_dir, lambda group: group.__delitem__("precipitation"))
+    failed = _failed(grade.grade("local_series", task_dir))
+    assert "variables" in failed and "precipitation" in failed["variables"]
+
+
+def test_missing_file_fails_sizes(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    task_dir = _copy(solved("local_series"), tmp_path)
+    _rewrite(task_dir, ["inputs/archive/temp_000.nc", "inputs/archive/temp_001.nc"], solved("local_series"))
+    failed = _failed(grade.grade("local_series", task_dir))
+    assert "'time': 8" in failed["sizes"] and "values_equal" in failed
+
+
+def test_out_of_order_time_fails_time_increasing(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    task_dir = _copy(solved("local_series"), tmp_path)
+    files = [f"inputs/archive/temp_{i:03d}.nc" for i in (0, 2, 1)]  # what retried appends in commit order give
+    _rewrite(task_dir, files, solved("local_series"))
+    failed = _failed(grade.grade("local_series", task_dir))
+    assert "time_increasing" in failed and "values_equal" in failed and "sizes" not in failed
+
+
+def test_changed_value_fails_values_equal(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    task_dir = _copy(solved("local_series"), tmp_path)
+
+    def change(group: Any) -> None:
+        group["temperature"][5, 3, 4] = group["temperature"][5, 3, 4] + 0.25
+
+    _tamper(task_dir, change)
+    failed = _failed(grade.grade("local_series", task_dir))
+    assert "temperature" in failed["values_equal"] and "chunk (5, 0, 0)" in failed["chunks"]
+
+
+def test_copied_data_fails_chunks(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    task_dir = _copy(solved("local_series"), tmp_path)
+    files = [f"inputs/archive/temp_{i:03d}.nc" for i in range(3)]
+    _rewrite(task_dir, files, solved("local_series"), loadable_variables=["time", "lat", "lon", "temperature"])
+    failed = _failed(grade.grade("local_series", task_dir))
+    assert set(failed) == {"chunks"}, failed  # same values, but temperature was copied into the repository
+
+
+def test_mixed_chunks_all_loaded_fails_chunks(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    """The troubleshooting alternative 'load the variable in every file' copies everything: not the task."""
+    task_dir = _copy(solved("mixed_chunks"), tmp_path)
+    files = [f"inputs/archive/temp_{i:03d}.nc" for i in range(4)]
+    _rewrite(task_dir, files, solved("mixed_chunks"), loadable_variables=["time", "lat", "lon", "temperature", "precipitation"])
+    failed = _failed(grade.grade("mixed_chunks", task_dir))
+    assert "expected virtual" in failed["chunks"]
+
+
+def test_references_to_copies_fail_references(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    task_dir = _copy(solved("local_series"), tmp_path)
+    shutil.copytree(task_dir / "inputs" / "archive", task_dir / "output" / "copies")
+    _rewrite(task_dir, [f"output/copies/temp_{i:03d}.nc" for i in range(3)])
+    failed = _failed(grade.grade("local_series", task_dir))
+    assert set(failed) == {"references"}, failed
+
+
+def test_stale_list_and_lost_history_fail(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    task_dir = _copy(solved("stale_sources"), tmp_path)
+    (task_dir / "output" / "stale.txt").write_text("temp_001.nc\n")  # the deleted file not named
+    assert set(_failed(grade.grade("stale_sources", task_dir))) == {"file_lines"}
+    (task_dir / "output" / "stale.txt").write_text("temp_001.nc\ntemp_003.nc\n")
+    shutil.rmtree(task_dir / "output" / "archive.icechunk")  # "fixed" by rebuilding from scratch
+    import vzskill
+
+    current = sorted((task_dir / "inputs" / "archive").glob("temp_*.nc"))
+    vzskill.virtualize(current, task_dir / "output" / "archive.icechunk")
+    _writable(task_dir).writable_session("main").commit("second commit", allow_empty=True)
+    failed = _failed(grade.grade("stale_sources", task_dir))
+    assert "no longer in the history" in failed["history"]
+
+
+def test_missing_tag_fails(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    task_dir = _copy(solved("append_and_tag"), tmp_path)
+    _writable(task_dir).delete_tag("v1")
+    report = grade.grade("append_and_tag", task_dir)
+    failed = [r for r in report["results"] if not r["passed"]]
+    assert "repo_opens" in _failed(report) and all("tag v1" in r["text"] for r in failed), failed
+
+
+def test_secret_in_a_script_fails_no_credentials(solved: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    task_dir = _copy(solved("s3_compatible"), tmp_path)
+    (task_dir / "output" / "run.py").write_text(f"secret_access_key = {SECRET!r}\n")
+    failed = _failed(grade.grade("s3_compatible", task_dir))
+    assert set(failed) == {"no_credentials"} and "run.py" in failed["no_credentials"]
+    (task_dir / "output" / "run.py").unlink()
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "short")  # cannot be checked -> not reported as ok
+    assert "not checked" in _failed(grade.grade("s3_compatible", task_dir)).get("no_credentials", "")
+
+
+def test_cli_exit_codes(solved: Callable[[str], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert grade.main(["no_such_task", str(tmp_path)]) == 2
+    assert "unknown task" in capsys.readouterr().err
+    assert grade.main(["1", str(tmp_path)]) == 2  # no task.json
+    assert "task.json" in capsys.readouterr().err
+    task_dir = _copy(solved("local_series"), tmp_path)
+    shutil.rmtree(task_dir / "output" / "archive.icechunk")
+    result = subprocess.run([sys.executable, str(ROOT / "evals" / "grade.py"), "local_series", str(task_dir), "--json"],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stderr
+    assert json.loads(result.stdout)["passed"] is False
+    assert grade.main(["local_series", str(solved("local_series"))]) == 0
+    assert "local_series: passed" in capsys.readouterr().out
