@@ -4,6 +4,7 @@
 * tests.plugins.data    - session fixtures: generated sample archives (data_dir)
 * tests.plugins.servers - session fixtures: moto S3 and Range-capable HTTP servers on 127.0.0.1
 * tests.plugins.corpus  - session fixtures: real test files shipped inside the installed packages
+* tests.plugins.latency - loopback_proxy: a delaying / failing TCP proxy in front of the loopback servers
 * tests.plugins.docs    - Sybil collection of the ```python / ```pycon blocks in the *.md files
 """
 
@@ -11,6 +12,6 @@ import importlib.util
 
 pytest_plugins = [
     name
-    for name in ("tests.plugins.safety", "tests.plugins.data", "tests.plugins.servers", "tests.plugins.corpus", "tests.plugins.docs")
+    for name in ("tests.plugins.safety", "tests.plugins.data", "tests.plugins.servers", "tests.plugins.corpus", "tests.plugins.latency", "tests.plugins.docs")
     if importlib.util.find_spec(name) is not None
 ]

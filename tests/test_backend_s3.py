@@ -315,12 +315,12 @@ def test_error_container_for_other_bucket(s3_endpoint, s3_data_bucket, make_buck
 
 # --------------------------------------------------------------------------- troubleshooting.md stays true
 
-TROUBLESHOOTING = Path(__file__).resolve().parents[1] / "troubleshooting.md"
+TROUBLESHOOTING = Path(__file__).resolve().parents[1] / "references" / "troubleshooting-remote.md"
 REMOTE_HEADING = "## Remote sources (S3, HTTP)"
 
 
 def documented_remote_messages() -> list[str]:
-    """Every line of the ```text blocks in the Remote sources section of troubleshooting.md."""
+    """Every line of the ```text blocks in the Remote sources section of references/troubleshooting-remote.md."""
     section = TROUBLESHOOTING.read_text(encoding="utf-8").split(REMOTE_HEADING, 1)[1]
     lines = []
     for body in re.findall(r"^```text\n(.*?)^```", section, re.M | re.S):
