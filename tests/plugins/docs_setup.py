@@ -41,3 +41,41 @@ def troubleshooting_setup(data_dir: Path, work_dir: Path, doc: Path = ROOT / "tr
     exec(compile(setup_code(doc), str(doc), "exec"), namespace)  # noqa: S102 - our own document's code
     namespace.pop("__builtins__", None)
     return namespace
+
+
+# --------------------------------------------------------------------------------------------
+# The hidden checks of examples.md and the references/*.md example files (never used by visible code)
+# --------------------------------------------------------------------------------------------
+
+VARIABLES = ("temperature", "precipitation", "time", "lat", "lon")
+
+
+def sources(files: Any, dim: str = "time") -> Any:
+    """The original files, opened with h5netcdf and concatenated along ``dim``."""
+    import xarray as xr
+
+    opened = [xr.open_dataset(f, engine="h5netcdf") for f in files]
+    if len(opened) == 1:
+        return opened[0]
+    return xr.concat(opened, dim=dim, data_vars="minimal", coords="minimal", compat="override")
+
+
+def read_back(vds: Any, urls: Any) -> Any:
+    """Write ``vds`` to an in-memory repository (containers for ``urls``) and open it with xarray."""
+    import icechunk
+    import xarray as xr
+
+    import vzskill
+
+    repo = vzskill.create_repo(icechunk.in_memory_storage(), urls)
+    with repo.transaction("main", message="check") as store:
+        vds.vz.to_icechunk(store)
+    return xr.open_zarr(repo.readonly_session("main").store, consolidated=False, zarr_format=3)
+
+
+def assert_same(ds: Any, src: Any, names: Any = VARIABLES) -> None:
+    """Every variable in ``names`` of ``ds`` equals the one of ``src``."""
+    import numpy as np
+
+    for name in names:
+        np.testing.assert_array_equal(ds[name].values, src[name].values, err_msg=name)
