@@ -22,7 +22,8 @@ import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Layout", "layout_from_args", "load_grid", "group_by_regex", "format_result"]
+__all__ = ["Layout", "layout_from_args", "load_grid", "group_by_regex", "format_result", "add_parallel_arguments",
+           "parallel_options", "PARALLEL_MODES"]
 
 
 class LayoutArgError(Exception):
@@ -147,3 +148,35 @@ def format_result(result: Any, repo: str) -> list[str]:
     lines.append(f"  virtual chunk containers: {', '.join(result.containers)}")
     lines.extend(f"warning: {w}" for w in result.warnings)
     return lines
+
+
+# --------------------------------------------------------------------------- --parallel / --workers
+
+PARALLEL_MODES = ("auto", "serial", "threads", "processes", "dask")
+
+
+def add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--parallel {auto,serial,threads,processes,dask}`` and ``--workers N`` (virtualize, check)."""
+    parser.add_argument(
+        "--parallel", choices=PARALLEL_MODES, default="auto",
+        help="how files are parsed: auto (default: threads for remote files, forkserver processes for "
+             "64+ local files, else serial), serial, threads, processes, dask (DASK_SCHEDULER_ADDRESS "
+             "or the current dask.distributed client)",
+    )
+    parser.add_argument("--workers", type=_positive, default=None, metavar="N",
+                        help="threads/processes for --parallel (default: threads min(files, 16), processes one per core)")
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}: need at least 1")
+    return value
+
+
+def parallel_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``{"parallel": ..., "workers": ...}`` for virtualize()/check() from the parsed arguments."""
+    return {"parallel": getattr(args, "parallel", "auto") or "auto", "workers": getattr(args, "workers", None)}

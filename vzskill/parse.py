@@ -15,10 +15,9 @@ from __future__ import annotations
 import os
 import warnings
 from concurrent.futures import Executor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 import xarray as xr
 
@@ -262,16 +261,6 @@ def _flat(items: Any) -> Iterable[xr.Dataset]:
             yield from _flat(item)
 
 
-def _executor(parallel: Any) -> Any:
-    """A context manager yielding an Executor (caller-supplied instances are not shut down)."""
-    if isinstance(parallel, Executor):
-        return nullcontext(parallel)
-    from virtualizarr.parallel import get_executor
-
-    factory = get_executor(parallel)
-    return factory() if not isinstance(factory, Executor) else nullcontext(factory)
-
-
 def _valid_urls(urls: Sequence[str]) -> list[str]:
     out = []
     for u in urls:
@@ -309,6 +298,8 @@ def parse_files(
     group: str | None = None,
     parallel: Any = None,
     access: Access | None = None,
+    workers: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[ParsedFile]:
     """Parse each file once (in input order). Never raises for a bad file: see ``ParsedFile.error``.
 
@@ -327,10 +318,16 @@ def parse_files(
     group
         HDF5/NetCDF4/Zarr group.
     parallel
-        ``None``/``False`` (serial), an ``Executor`` instance (``ThreadPoolExecutor(...)``,
-        ``ProcessPoolExecutor(mp_context=multiprocessing.get_context("forkserver"))``) or ``"dask"``.
+        ``None``/``False``/``"serial"``, ``"auto"`` (or ``True``: threads for remote files,
+        forkserver processes for many local ones, see :func:`vzskill.parallel.choose`),
+        ``"threads"``, ``"processes"``, ``"dask"`` (the current dask.distributed client or
+        ``DASK_SCHEDULER_ADDRESS``, else ``dask.delayed``), or an ``Executor`` instance (not shut down).
     access
         Credentials/endpoint for the registry built here.
+    workers
+        Threads/processes for the pool parse_files makes (None: the mode's default).
+    progress
+        Called as ``progress(done, total)`` while files finish.
 
     Returns
     -------
@@ -352,12 +349,15 @@ def parse_files(
         drop_variables=tuple(drop_variables) if drop_variables else None,
         group=group,
     )
+    from vzskill.parallel import choose, map_ordered
+
     work = partial(parse_one, registry=registry, options=options)
     with quiet_tasks(collect=False) as zone:
-        if parallel in (None, False) or len(raw) <= 1:
-            out = [work(u) for u in raw]
+        if isinstance(parallel, Executor):
+            out = list(parallel.map(work, raw))
+            if progress is not None:
+                progress(len(out), len(out))
         else:
-            with _executor(parallel) as pool:
-                out = list(pool.map(work, raw))
+            out = map_ordered(work, raw, choose(parallel, raw, workers), progress)
         zone.failed = any(not p.ok for p in out)
     return out

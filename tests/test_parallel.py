@@ -1,0 +1,88 @@
+"""``parse_files(parallel=..., workers=..., progress=...)``: every mode gives what serial gives.
+
+Real files (the session sample archives, local and over the loopback HTTP server); the pools are
+small (2 workers) so the tests stay fast on 2 cores.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from vzskill.parallel import MIN_FILES, MIN_PROCESS_FILES, Choice, choose, map_ordered
+from vzskill.parse import parse_files
+
+
+def _files(data_dir):
+    return (sorted(str(p) for p in (data_dir / "series").glob("temp_*.nc"))
+            + sorted(str(p) for p in (data_dir / "variants").glob("*.nc"))
+            + [str(data_dir / "bad" / "text.nc"), str(data_dir / "fits" / "image.fits")])
+
+
+def _summary(parsed):
+    from virtualizarr.manifests import ManifestArray
+
+    out = []
+    for p in parsed:
+        ds = p.dataset
+        virtual = {} if ds is None else {
+            n: v.data.manifest.dict() for n, v in ds.variables.items() if isinstance(v.data, ManifestArray)}
+        loaded = {} if ds is None else {
+            n: v.values.tolist() for n, v in ds.variables.items() if not isinstance(v.data, ManifestArray)}
+        out.append((p.url, p.kind, p.size, p.error, p.problem, virtual, loaded))
+    return out
+
+
+@pytest.fixture(scope="module")
+def serial(data_dir):
+    return _summary(parse_files(_files(data_dir)))
+
+
+@pytest.mark.parametrize("mode", ["threads", "processes", "dask", "auto"])
+def test_every_mode_gives_the_serial_result_in_order(data_dir, serial, mode):
+    calls = []
+    parsed = parse_files(_files(data_dir), parallel=mode, workers=2, progress=lambda d, n: calls.append((d, n)))
+    assert _summary(parsed) == serial
+    n = len(serial)
+    assert calls and calls[-1] == (n, n) and all(0 < d <= n for d, _ in calls)
+    assert [d for d, _ in calls] == sorted(d for d, _ in calls)
+
+
+def test_a_bad_file_is_an_error_in_every_mode(data_dir, serial):
+    text = [row for row in serial if row[0].endswith("text.nc")]
+    assert text and text[0][3] and "not a NetCDF/HDF5/FITS file" in text[0][3]
+    assert sum(1 for row in serial if row[3] is None) == len(serial) - 1
+
+
+def test_threads_over_http_match_serial(http_base_url):
+    from vzskill.sources import Access
+
+    urls = [f"{http_base_url}/series/temp_00{i}.nc" for i in range(3)] + [f"{http_base_url}/bad/text.nc"]
+    access = Access(allow_http=True)
+    assert _summary(parse_files(urls, access=access, parallel="threads", workers=3)) == \
+        _summary(parse_files(urls, access=access))
+
+
+def test_auto_rules():
+    local = [f"/data/f{i}.nc" for i in range(MIN_PROCESS_FILES)]
+    remote = [f"https://example.org/f{i}.nc" for i in range(MIN_FILES)]
+    assert choose("auto", local[: MIN_FILES - 1]).mode == "serial"
+    assert choose("auto", remote).mode == "threads"
+    assert choose("auto", remote).workers == MIN_FILES
+    assert choose("auto", remote[:1] + local).mode == "threads"
+    assert choose("auto", local[: MIN_PROCESS_FILES - 1]).mode == "serial"
+    assert choose(True, local).mode in ("processes", "serial")  # serial only on a one-core machine
+    assert choose(None, remote) == Choice("serial", 1, "as asked")
+    assert choose("threads", remote, workers=3).workers == 3
+
+
+@pytest.mark.parametrize("bad", [{"parallel": "fast"}, {"parallel": "threads", "workers": 0}])
+def test_bad_choices_are_one_line_errors(bad):
+    with pytest.raises(ValueError, match="parallel=|workers="):
+        choose(bad["parallel"], ["a.nc"], bad.get("workers"))
+
+
+def test_map_ordered_keeps_order_and_reports_progress():
+    calls = []
+    out = map_ordered(lambda x: x * x, list(range(20)), Choice("threads", 4, ""), lambda d, n: calls.append(d))
+    assert out == [x * x for x in range(20)]
+    assert len(calls) == 20 and calls[-1] == 20
