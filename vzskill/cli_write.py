@@ -131,6 +131,10 @@ def layout_from_args(args: argparse.Namespace) -> Layout:
     return Layout(list(args.urls), None if not given else given[0] if len(given) == 1 else given)
 
 
+def _short(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
 def format_result(result: Any, repo: str) -> list[str]:
     """Human output of a write: the summary line, then how it was combined and what was dropped."""
     verb = "appended" if result.appended else "wrote"
@@ -146,6 +150,13 @@ def format_result(result: Any, repo: str) -> list[str]:
             f"  global attributes dropped (values differ between files/stored data, drop_conflicts): {', '.join(result.dropped_attrs)}"
         )
     lines.append(f"  virtual chunk containers: {', '.join(result.containers)}")
+    skipped, inserted = getattr(result, "skipped", None) or [], getattr(result, "inserted", None) or []
+    if skipped:
+        lines.append(f"  skipped (already in the repository): {', '.join(_short(u) for u in skipped)}")
+    if inserted:
+        lines.append(f"  inserted before the stored tail: {', '.join(_short(u) for u in inserted)}")
+    if (getattr(result, "attempts", 1) or 1) > 1:
+        lines.append(f"  attempts: {result.attempts} (other writers committed first; redone on their tip)")
     lines.extend(f"warning: {w}" for w in result.warnings)
     return lines
 
