@@ -189,6 +189,7 @@ def test_skill_md_size_and_links():
         assert f"{REFERENCES}/{path.name}" in local, f"SKILL.md should name {REFERENCES}/{path.name} (and when to read it)"
     lowered = text.lower()
     assert re.search(r"read \[?`?examples\.md", lowered) and re.search(r"read \[?`?troubleshooting\.md", lowered)
+    assert "grep" in lowered and "references/" in lowered
 
 
 def test_compatibility_states_the_tested_versions():
@@ -224,27 +225,72 @@ def test_package_copies_are_used_outside_a_checkout(tmp_path: Path, monkeypatch:
 
 
 GOTCHAS = {
-    "trailing slash": "url_prefix must end in a / character",
-    "authorize at open, also the writing repo": "Authorize at every open, including the repository object that wrote",
-    "credential sentinels": "icechunk.credentials.LocalFileSystemAccess",
-    "by_coords": 'combine="by_coords"` needs loaded coordinates and no `concat_dim`',
-    "all-virtual concat": 'coords="minimal", compat="override"',
-    "mixed CF time units": "Mixed CF time units give silently wrong times",
-    "python version": "**Python 3.12+.**",
-    "local storage concurrency": "not safe for concurrent commits",
-    "accessor": "The accessor is `.vz`",
-    "loadable_variables list": "`loadable_variables` must be a list",
-    "drop in the parser": "HDFParser(drop_variables=",
-    "ancestry keyword": "repo.ancestry(branch=...)` is keyword-only",
-    "process pool": 'get_context("forkserver")',
+    "trailing slash": ("url_prefix must end in a / character", "troubleshooting-writing.md#prefix-slash"),
+    "authorize at open, also the writing repo": ("including the repository object that wrote", "#unauthorized"),
+    "credential sentinels": ("icechunk.credentials.LocalFileSystemAccess", "#unauthorized"),
+    "by_coords": ('combine="by_coords"` needs loaded coordinates and no `concat_dim`', "#by-coords-concat-dim"),
+    "all-virtual concat": ('coords="minimal", compat="override"', "#lat-2d"),
+    "mixed CF time units": ("Mixed CF time units give silently wrong times", "#mixed-time-units"),
+    "python version": ("**Python 3.12+.**", "#python-311"),
+    "local storage concurrency": ("not safe for concurrent commits", "#conflict"),
+    "accessor": ("The accessor is `.vz`", "#virtualize-accessor"),
+    "loadable_variables list": ("`loadable_variables` must be a list", "#loadable-tuple"),
+    "drop in the parser": ("HDFParser(drop_variables=", "#vlen-references"),
+    "ancestry keyword": ("repo.ancestry(branch=...)` is keyword-only", "#ancestry-positional"),
+    "process pool": ('get_context("forkserver")', "#process-pool"),
+    "homogeneity": ("**Homogeneity**", "#mixed-chunks"),
+    "stale sources": ("Sources changed after writing", "#stale-source"),
 }
+
+
+def gotcha_lines() -> list[str]:
+    """The Gotchas section's bullet items (continuation lines joined)."""
+    text = (ROOT / "SKILL.md").read_text(encoding="utf-8")
+    section = text.split("## Gotchas", 1)[1].split("\n## ", 1)[0]
+    return [" ".join(item.split()) for item in re.split(r"^- ", section, flags=re.M)[1:]]
 
 
 @pytest.mark.parametrize("topic", sorted(GOTCHAS))
 def test_skill_md_keeps_the_gotchas(topic: str):
+    """Each gotcha is one short item that links the entry holding the executed detail."""
+    text, link = GOTCHAS[topic]
+    items = [item for item in gotcha_lines() if text in item]
+    assert items, f"SKILL.md's Gotchas section lost: {topic}"
+    assert link in items[0], f"gotcha {topic!r} should link the entry {link}"
+
+
+def test_gotchas_are_short_and_link_executed_entries():
+    """Progressive disclosure: one or two lines each, no code block, every link resolves (docs_links) to
+    an entry that has a ```python block."""
     text = (ROOT / "SKILL.md").read_text(encoding="utf-8")
-    gotchas = text.split("## Gotchas", 1)[1].split("\n## ", 1)[0]
-    assert GOTCHAS[topic] in gotchas, f"SKILL.md's Gotchas section lost: {topic}"
+    section = text.split("## Gotchas", 1)[1].split("\n## ", 1)[0]
+    assert "```" not in section, "Gotchas hold no code: the linked entries run it"
+    for item in gotcha_lines():
+        assert len(item) <= 3 * 100, f"gotcha longer than ~2-3 lines: {item[:80]}"
+        links = re.findall(r"\]\(([^)#\s]*)#([\w-]+)\)", item)
+        assert links, f"gotcha without an entry link: {item[:80]}"
+        for doc, anchor in links:
+            target = (ROOT / doc).read_text(encoding="utf-8")
+            entry = target.split(f'<a id="{anchor}"></a>', 1)
+            assert len(entry) == 2, f"{doc}#{anchor}: no such entry"
+            assert "```python" in re.split(r'^<a id="', entry[1], maxsplit=1, flags=re.M)[0], f"{doc}#{anchor}: no executed block"
+
+
+def test_tested_versions_are_named_once():
+    """The tested versions appear in SKILL.md only (examples/troubleshooting/references point at it)."""
+    from importlib.metadata import version
+
+    pattern = re.compile(rf"virtualizarr {re.escape(version('virtualizarr'))}|icechunk {re.escape(version('icechunk'))},")
+    for path in [ROOT / "examples.md", ROOT / "troubleshooting.md", ROOT / "README.md", *sorted((ROOT / REFERENCES).glob("*.md"))]:
+        assert not pattern.search(path.read_text(encoding="utf-8")), f"{path.name} repeats the tested versions: name SKILL.md"
+
+
+def test_benchmark_figures_are_quoted_once():
+    """SKILL.md's "Scale" section is the one place of the measured figures in the skill docs."""
+    figure = "~21 ms CPU and ~20 KB RAM per file"
+    assert figure in (ROOT / "SKILL.md").read_text(encoding="utf-8").split("## Scale", 1)[1].split("\n## ", 1)[0]
+    for path in [ROOT / "examples.md", ROOT / "troubleshooting.md", ROOT / "README.md", *sorted((ROOT / REFERENCES).glob("*.md"))]:
+        assert figure not in path.read_text(encoding="utf-8"), f"{path.name} repeats the benchmark figures: link SKILL.md#scale"
 
 
 def test_package_copies_are_symlinks_to_the_root_files():
