@@ -12,6 +12,7 @@ from vzskill.sources import (
     Access,
     Source,
     SourceError,
+    azure_location,
     local_path,
     looks_like_regex,
     normalize_url,
@@ -306,3 +307,47 @@ def test_normalize_accepts_pathlike(tmp_path: Path) -> None:
             return str(tmp_path / "z.nc")
 
     assert normalize_url(P()) == (tmp_path / "z.nc").as_uri()
+
+
+# --------------------------------------------------------------------------- Azure account: one parser for every user
+
+
+@pytest.mark.parametrize(
+    ("netloc", "expected"),
+    [
+        ("container", ("container", None)),
+        ("c@acct.dfs.core.windows.net", ("c", "acct")),
+        ("c@acct.blob.core.windows.net", ("c", "acct")),
+        ("c@acct", ("c", "acct")),
+        ("c@", ("c", None)),
+    ],
+)
+def test_azure_location(netloc: str, expected: tuple[str, str | None]) -> None:
+    assert azure_location(netloc) == expected
+
+
+def test_azure_account_from_access_wins_over_the_url() -> None:
+    assert Access().azure_account_for("c@acct.dfs.core.windows.net") == "acct"
+    assert Access(azure_account="mine").azure_account_for("c@acct.dfs.core.windows.net") == "mine"
+    assert Access(azure_account="mine").azure_account_for("c") == "mine"
+    assert Access().azure_account_for("c") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "access", "account"),
+    [
+        ("abfs://c@acct.dfs.core.windows.net/d/x.nc", Access(), "acct"),
+        ("az://c/d/x.nc", Access(azure_account="other"), "other"),
+        ("abfs://c@acct.dfs.core.windows.net/d/x.nc", Access(azure_account="other"), "other"),
+    ],
+)
+def test_registry_containers_and_repository_agree_on_the_account(url: str, access: Access, account: str) -> None:
+    """The obstore store (reads), the icechunk container (virtual chunks) and a repository there: same account."""
+    from vzskill.containers import container_store
+    from vzskill.registry import store_for
+    from vzskill.repo import storage_for
+
+    source = parse_source(url)
+    assert store_for(source, access).config["account_name"] == account
+    assert f"account: {account}" in repr(storage_for(source.root + "/repo", access))
+    assert account in repr(container_store(source, access))

@@ -1,71 +1,142 @@
-"""vzskill: virtualize archival files (NetCDF4/HDF5, NetCDF3, FITS, kerchunk, Zarr) into Icechunk.
+"""vzskill: virtualize archival files (NetCDF4/HDF5, NetCDF3, FITS, kerchunk, Zarr, ...) into Icechunk.
 
-Public API:
+Public API (every name below is typed as the object it is):
 
-* ``virtualize(urls, repo, ...) -> WriteResult`` (raises ``VirtualizeError``) - :mod:`vzskill.write`;
-* ``vzskill.check.check(urls) -> CheckReport`` and ``vzskill.verify.verify(repo) -> VerifyReport``
-  (their modules share the verbs' names, so they are used as ``vzskill.check.check``);
-* repository locations: ``open_location`` / ``RepositoryNotFound`` / ``storage_for``
-  (:mod:`vzskill.repo`), ``open_repo`` / ``create_repo`` (:mod:`vzskill.containers`);
-* sources: ``Access``, ``Source``, ``SourceError`` (:mod:`vzskill.sources`, imported for real).
+* write: ``virtualize(urls, repo, ...) -> WriteResult`` (raises ``VirtualizeError``, a ``SourceError`` for bad
+  inputs);
+* describe: ``inspect_files(urls) -> list[FileInfo]``, ``inspect_file(url) -> FileInfo``, ``format_info(info)``;
+* check before writing: ``from vzskill.check import check`` -> ``CheckReport`` (findings: ``Finding``);
+* verify after writing: ``from vzskill.verify import verify`` -> ``VerifyReport``;
+  (``vzskill.check`` and ``vzskill.verify`` are the modules: a package attribute named like a submodule is
+  rebound to the module by the import system the first time the module is imported, so the verbs live there);
+* the environment: ``diagnose() -> DoctorReport``, ``UnsupportedStackError`` (:mod:`vzskill.doctor`);
+* problems: ``explain(exc, url=, variable=) -> Problem`` (one-line "problem -> fix", :mod:`vzskill.errors`);
+* repository locations: ``storage_for``, ``open_location``, ``RepositoryNotFound`` (:mod:`vzskill.repo`),
+  ``open_repo``, ``create_repo`` (:mod:`vzskill.containers`);
+* sources: ``Access``, ``Source``, ``SourceError``, ``parse_source``, ``parse_sources`` (:mod:`vzskill.sources`);
+* stores and containers, as the documentation's snippets use them: ``build_registry``, ``check_registry``
+  (:mod:`vzskill.registry`), ``add_containers``, ``authorizations``, ``containers_for``, ``declared_prefixes``,
+  ``repository_config``, ``source_prefixes`` (:mod:`vzskill.containers`).
 
-``import vzskill`` stays cheap (the CLI's ``--help`` and ``doctor`` must not load icechunk/xarray,
-and must explain an unsupported stack): the names that need icechunk/xarray are loaded on first
-use (PEP 562), after checking the stack (Python >= 3.12, icechunk >= 2; otherwise
-:class:`vzskill.doctor.UnsupportedStackError` says the fix).
+``import vzskill`` stays cheap (the CLI's ``--help`` and ``doctor`` must not load icechunk/xarray, and must explain
+an unsupported stack): the names that need icechunk/xarray/VirtualiZarr are imported on first use (PEP 562), after
+checking the stack (Python >= 3.12, icechunk >= 2; otherwise :class:`vzskill.doctor.UnsupportedStackError` says the
+fix). Type checkers see the real objects (the ``TYPE_CHECKING`` imports below).
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from vzskill.doctor import DoctorReport, UnsupportedStackError, diagnose
+from vzskill.errors import Problem, explain
+from vzskill.outcome import VirtualizeError, WriteResult
 from vzskill.sources import Access, Source, SourceError, parse_source, parse_sources
+
+if TYPE_CHECKING:
+    from vzskill.check import CheckReport
+    from vzskill.containers import (
+        add_containers,
+        authorizations,
+        containers_for,
+        create_repo,
+        declared_prefixes,
+        open_repo,
+        repository_config,
+        source_prefixes,
+    )
+    from vzskill.findings import Finding
+    from vzskill.inventory import FileInfo, VariableInfo, format_info, inspect_file, inspect_files
+    from vzskill.registry import build_registry, check_registry
+    from vzskill.repo import RepositoryNotFound, open_location, storage_for
+    from vzskill.verify_report import VerifyReport
+    from vzskill.write import virtualize
 
 __version__ = "0.1.0"
 
-# heavy (icechunk / xarray / obstore) names: loaded on first use
-_HEAVY = {
+# name -> module, imported on first use (after the stack check): they need icechunk / xarray / VirtualiZarr
+_DEFERRED = {
     "virtualize": "vzskill.write",
-    "WriteResult": "vzskill.outcome",
-    "VirtualizeError": "vzskill.outcome",
+    "CheckReport": "vzskill.check",
+    "Finding": "vzskill.findings",
+    "VerifyReport": "vzskill.verify_report",
+    "FileInfo": "vzskill.inventory",
+    "VariableInfo": "vzskill.inventory",
+    "format_info": "vzskill.inventory",
+    "inspect_file": "vzskill.inventory",
+    "inspect_files": "vzskill.inventory",
     "open_location": "vzskill.repo",
     "RepositoryNotFound": "vzskill.repo",
     "storage_for": "vzskill.repo",
     "open_repo": "vzskill.containers",
     "create_repo": "vzskill.containers",
-    # lower-level helpers the documentation's snippets use as ``vzskill.<name>``
     "add_containers": "vzskill.containers",
     "authorizations": "vzskill.containers",
     "containers_for": "vzskill.containers",
-    "credential_for": "vzskill.containers",
     "declared_prefixes": "vzskill.containers",
     "repository_config": "vzskill.containers",
     "source_prefixes": "vzskill.containers",
     "build_registry": "vzskill.registry",
     "check_registry": "vzskill.registry",
-    "store_for": "vzskill.registry",
 }
 
-__all__ = sorted({"Access", "Source", "SourceError", "parse_source", "parse_sources", *_HEAVY})
+__all__ = [
+    "Access",
+    "CheckReport",
+    "DoctorReport",
+    "FileInfo",
+    "Finding",
+    "Problem",
+    "RepositoryNotFound",
+    "Source",
+    "SourceError",
+    "UnsupportedStackError",
+    "VariableInfo",
+    "VerifyReport",
+    "VirtualizeError",
+    "WriteResult",
+    "__version__",
+    "add_containers",
+    "authorizations",
+    "build_registry",
+    "check_registry",
+    "containers_for",
+    "create_repo",
+    "declared_prefixes",
+    "diagnose",
+    "explain",
+    "format_info",
+    "inspect_file",
+    "inspect_files",
+    "open_location",
+    "open_repo",
+    "parse_source",
+    "parse_sources",
+    "repository_config",
+    "source_prefixes",
+    "storage_for",
+    "virtualize",
+]
 
 _checked = False
 
+if not TYPE_CHECKING:  # at runtime only: type checkers resolve the names above, not through __getattr__
 
-def __getattr__(name: str) -> Any:
-    global _checked
-    module = _HEAVY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'vzskill' has no attribute {name!r}")
-    if not _checked:
-        from vzskill.doctor import require_supported_stack
+    def __getattr__(name: str) -> Any:
+        global _checked
+        module = _DEFERRED.get(name)
+        if module is None:
+            raise AttributeError(f"module 'vzskill' has no attribute {name!r}")
+        if not _checked:
+            from vzskill.doctor import require_supported_stack
 
-        require_supported_stack()
-        _checked = True
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+            require_supported_stack()
+            _checked = True
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_HEAVY})
+    return sorted({*globals(), *_DEFERRED})

@@ -38,7 +38,7 @@ def container_store(source: Source, access: Access | None = None) -> Any:
     if scheme == "gs":
         return icechunk.gcs_store({"skip_signature": "true"} if access.anonymous else None)
     if scheme in ("az", "abfs"):
-        account = access.azure_account or (source.bucket.split("@", 1)[1].split(".", 1)[0] if "@" in source.bucket else None)
+        account = access.azure_account_for(source.bucket)
         if not account:
             raise SourceError(f"{source.url}: Azure containers need an account -> pass Access(azure_account='...')")
         return azure_store(account=account, config={"skip_signature": "true"} if access.anonymous else None)

@@ -8,12 +8,24 @@ root (bucket / host / local directory), registered under the root key from
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from obspec_utils.registry import ObjectStoreRegistry
 from obstore.store import AzureStore, GCSStore, HTTPStore, LocalStore, S3Store
 
-from vzskill.sources import Access, Source, SourceError, looks_like_regex, parse_sources, roots, suggest_root
+from vzskill.sources import (
+    Access,
+    Source,
+    SourceError,
+    azure_location,
+    looks_like_regex,
+    parse_sources,
+    roots,
+    suggest_root,
+)
+
+if TYPE_CHECKING:
+    from obstore.store import ClientConfig
 
 
 class UnmatchedURLError(SourceError):
@@ -91,49 +103,76 @@ def for_references(urls: Iterable[str], access: Access | None = None, registry: 
     return out
 
 
+def _local_store(source: Source) -> LocalStore:
+    if not os.path.isdir(source.bucket):
+        raise SourceError(
+            f"{source.url}: directory {source.bucket} does not exist -> check the path (typo? moved? not mounted?)"
+        )
+    return LocalStore(prefix=source.bucket)
+
+
+def _s3_store(source: Source, access: Access) -> S3Store:
+    kwargs: dict[str, Any] = {"region": access.s3_region}
+    if access.endpoint:
+        kwargs["endpoint"] = access.endpoint
+        kwargs["virtual_hosted_style_request"] = not access.force_path_style
+    if access.anonymous:
+        kwargs["skip_signature"] = True
+    elif access.has_static_keys:
+        kwargs["access_key_id"] = access.access_key_id
+        kwargs["secret_access_key"] = access.secret_access_key
+        if access.session_token:
+            kwargs["session_token"] = access.session_token
+    client_options: ClientConfig | None = {"allow_http": True} if access.uses_http else None
+    return S3Store(source.bucket, client_options=client_options, **kwargs)
+
+
+def _azure_store(source: Source, access: Access) -> AzureStore:
+    container = azure_location(source.bucket)[0]
+    account = access.azure_account_for(source.bucket)
+    if not account and not (os.environ.get("AZURE_STORAGE_ACCOUNT_NAME") or os.environ.get("AZURE_STORAGE_ACCOUNT")):
+        raise SourceError(
+            f"{source.url}: Azure containers need an account -> use az://container@account.dfs.core.windows.net/... "
+            "or pass Access(azure_account='...')"
+        )
+    kwargs: dict[str, Any] = {"account_name": account} if account else {}
+    if access.anonymous:
+        kwargs["skip_signature"] = True
+    return AzureStore(container, **kwargs)
+
+
 def store_for(source: Source, access: Access | None = None) -> Any:
-    """Build the obstore store rooted at ``source.root``."""
+    """Build the obstore store rooted at ``source.root``.
+
+    Parameters
+    ----------
+    source
+        A parsed source (:func:`vzskill.sources.parse_source`); its ``root`` is the store's root.
+    access
+        Credentials / region / endpoint for object stores; ``None``: from the environment.
+
+    Returns
+    -------
+    LocalStore | HTTPStore | S3Store | GCSStore | AzureStore
+
+    Raises
+    ------
+    SourceError
+        A local directory that does not exist, an Azure container without an account, an unknown scheme.
+    """
     access = access or Access()
     scheme = source.scheme
     if scheme == "file":
-        if not os.path.isdir(source.bucket):
-            raise SourceError(
-                f"{source.url}: directory {source.bucket} does not exist -> check the path (typo? moved? not mounted?)"
-            )
-        return LocalStore(prefix=source.bucket)
+        return _local_store(source)
     if scheme in ("http", "https"):
-        client_options = {"allow_http": True} if scheme == "http" else None
+        client_options: ClientConfig | None = {"allow_http": True} if scheme == "http" else None
         return HTTPStore.from_url(source.root, client_options=client_options)
     if scheme == "s3":
-        kwargs: dict[str, Any] = {"region": access.s3_region}
-        if access.endpoint:
-            kwargs["endpoint"] = access.endpoint
-            kwargs["virtual_hosted_style_request"] = not access.force_path_style
-        if access.anonymous:
-            kwargs["skip_signature"] = True
-        elif access.has_static_keys:
-            kwargs["access_key_id"] = access.access_key_id
-            kwargs["secret_access_key"] = access.secret_access_key
-            if access.session_token:
-                kwargs["session_token"] = access.session_token
-        client_options = {"allow_http": True} if access.uses_http else None
-        return S3Store(source.bucket, client_options=client_options, **kwargs)
+        return _s3_store(source, access)
     if scheme == "gs":
         return GCSStore(source.bucket, skip_signature=True) if access.anonymous else GCSStore(source.bucket)
     if scheme in ("az", "abfs"):
-        container = source.bucket.split("@", 1)[0]
-        account = access.azure_account
-        if "@" in source.bucket and account is None:
-            account = source.bucket.split("@", 1)[1].split(".", 1)[0]
-        if not account and not (os.environ.get("AZURE_STORAGE_ACCOUNT_NAME") or os.environ.get("AZURE_STORAGE_ACCOUNT")):
-            raise SourceError(
-                f"{source.url}: Azure containers need an account -> use az://container@account.dfs.core.windows.net/... "
-                "or pass Access(azure_account='...')"
-            )
-        kwargs = {"account_name": account} if account else {}
-        if access.anonymous:
-            kwargs["skip_signature"] = True
-        return AzureStore(container, **kwargs)
+        return _azure_store(source, access)
     raise SourceError(f"{source.url}: no obstore store for scheme '{scheme}'")
 
 

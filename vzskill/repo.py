@@ -23,7 +23,7 @@ from urllib.parse import urlparse
 import icechunk
 
 from vzskill.containers import authorizations, covered, declared_prefixes, open_repo, prefix_config
-from vzskill.sources import Access, SourceError
+from vzskill.sources import Access, SourceError, azure_location
 
 Location = Union[icechunk.Repository, icechunk.Storage, str, "os.PathLike[str]"]
 
@@ -71,8 +71,8 @@ def storage_for(location: str | os.PathLike[str], access: Access | None = None) 
         return icechunk.gcs_storage(bucket=bucket, prefix=prefix, anonymous=True if access.anonymous else None,
                                     from_env=None if access.anonymous else True)
     if scheme in ("az", "azure", "abfs", "abfss"):
-        container, _, host = bucket.partition("@")
-        account = access.azure_account or (host.split(".", 1)[0] if host else None)
+        container = azure_location(bucket)[0]
+        account = access.azure_account_for(bucket)
         if not account:
             raise SourceError(f"{text}: Azure repositories need an account -> az://container@account/prefix or Access(azure_account=...)")
         return icechunk.azure_storage(account=account, container=container, prefix=prefix or "",

@@ -90,6 +90,22 @@ class Access:
     def with_(self, **changes: object) -> "Access":
         return replace(self, **changes)  # type: ignore[arg-type]
 
+    def azure_account_for(self, netloc: str) -> str | None:
+        """The Azure storage account for ``container@account[.dfs.core.windows.net]``: ``azure_account`` when set,
+        else the part after ``@`` (up to the first dot), else None (the caller says what is missing)."""
+        return self.azure_account or azure_location(netloc)[1]
+
+
+def azure_location(netloc: str) -> tuple[str, str | None]:
+    """Split an Azure netloc: ``"container@account.dfs.core.windows.net"`` -> ``("container", "account")``.
+
+    The one Azure parser (registry stores, icechunk containers and repository storage use it); a netloc without
+    ``@`` is just the container: ``("container", None)``.
+    """
+    container, at, host = netloc.partition("@")
+    account = host.split(".", 1)[0] if at else ""
+    return container, account or None
+
 
 @dataclass(frozen=True)
 class Source:
