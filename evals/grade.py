@@ -60,9 +60,9 @@ def load_task(task_dir: Path) -> dict[str, Any]:
     return dict(json.loads(path.read_text()))
 
 
-def _keys() -> dict[str, str]:
+def _keys() -> tuple[str, str] | None:
     key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
-    return {"access_key_id": key, "secret_access_key": secret} if key and secret else {}
+    return (key, secret) if key and secret else None
 
 
 def repo_storage(task: dict[str, Any], task_dir: Path) -> Any:
@@ -72,9 +72,11 @@ def repo_storage(task: dict[str, Any], task_dir: Path) -> Any:
     spec = task["repo"]
     if spec["kind"] == "local":
         return icechunk.local_filesystem_storage(str(task_dir / spec["path"]))
+    key, secret = _keys() or (None, None)
     return icechunk.s3_storage(
         bucket=spec["bucket"], prefix=spec["prefix"], endpoint_url=spec.get("endpoint"), region=spec.get("region", "us-east-1"),
-        allow_http=str(spec.get("endpoint", "")).startswith("http://"), force_path_style=bool(spec.get("endpoint")), **_keys(),
+        allow_http=str(spec.get("endpoint", "")).startswith("http://"), force_path_style=bool(spec.get("endpoint")),
+        access_key_id=key, secret_access_key=secret, anonymous=key is None,
     )
 
 
@@ -87,7 +89,9 @@ def _credential(prefix: str) -> Any:
     if prefix.startswith(("http://", "https://")):
         return HttpAccess
     keys = _keys()
-    return icechunk.s3_credentials(**keys) if keys else icechunk.s3_anonymous_credentials()
+    if keys is None:
+        return icechunk.s3_anonymous_credentials()
+    return icechunk.s3_credentials(access_key_id=keys[0], secret_access_key=keys[1])
 
 
 def open_repository(task: dict[str, Any], task_dir: Path) -> Any:

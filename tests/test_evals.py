@@ -66,6 +66,28 @@ def test_evals_json_is_a_skill_creator_eval_set() -> None:
     assert used == set(grade.CHECKS), f"check kinds never used: {set(grade.CHECKS) - used}"
 
 
+def _shown(folder: Path) -> list[str]:
+    """Headings and bold gotcha openings of every Markdown file in an installed skill folder."""
+    lines = []
+    for path in sorted(folder.rglob("*.md")):
+        if "scripts" not in path.relative_to(folder).parts:
+            lines += [line for line in path.read_text().splitlines() if line.startswith(("#", "**", "- **"))]
+    return lines
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_solution_copies_sections_the_installed_skill_has(name: str, tmp_path: Path) -> None:
+    """Each solution names the sections it copies (SHOWN_IN); the installed skill folder must have them."""
+    from vzskill.skill import install_skill
+
+    folder = install_skill(tmp_path / "skills")
+    shown = _shown(folder)
+    cited = _solution(name).SHOWN_IN
+    assert cited and all(isinstance(c, str) for c in cited)
+    missing = [c for c in cited if not any(c in line for line in shown)]
+    assert not missing, f"{name}: sections not in the installed skill {folder.name}: {missing}"
+
+
 # --------------------------------------------------------------------------- task folders
 
 

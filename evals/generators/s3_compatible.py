@@ -9,7 +9,7 @@ from typing import Any
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from evals.generators._common import cli, rel, urls, write_task  # noqa: E402
+from evals.generators._common import cli, rel, write_task  # noqa: E402
 from vzskill import fixtures  # noqa: E402
 
 from evals.generators._common import s3_store, upload  # noqa: E402

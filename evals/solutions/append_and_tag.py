@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+SHOWN_IN = ['Appending along time', 'Version control: branches, tags, history, diff, reset']  # headings / gotchas of the installed skill this copies from
+
 
 def solve(task_dir: Path) -> None:
     """batch1 -> main, tag v1; batch2/temp_002.nc appended (new container first), tag v2."""

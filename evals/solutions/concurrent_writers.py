@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 
+SHOWN_IN = ['Conflicts and rebase', 'S3-compatible endpoint with the vzskill helpers']  # headings / gotchas of the installed skill this copies from
 FILES = ("temp_001.nc", "temp_002.nc")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+SHOWN_IN = ['2-D nested combine: ensemble x time']  # headings / gotchas of the installed skill this copies from
+
 
 def solve(task_dir: Path) -> None:
     """A list of lists (members x time) combined nested along ["ensemble", "time"], one commit."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+SHOWN_IN = ['FITS files']  # headings / gotchas of the installed skill this copies from
+
 
 def solve(task_dir: Path) -> None:
     """FITSParser -> virtual PRIMARY(PRIMARY_y, PRIMARY_x) -> one commit; compared with astropy."""

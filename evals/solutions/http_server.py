@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+SHOWN_IN = ['HTTP file server / THREDDS']  # headings / gotchas of the installed skill this copies from
+
 
 def solve(task_dir: Path) -> None:
     """References to base_url/archive/temp_*.nc in a local repository output/archive.icechunk."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+SHOWN_IN = ['Migrating kerchunk references to Icechunk']  # headings / gotchas of the installed skill this copies from
+
 
 def solve(task_dir: Path) -> None:
     """KerchunkJSONParser -> to_icechunk; the references keep pointing at inputs/data/*.nc."""

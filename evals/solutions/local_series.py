@@ -1,9 +1,11 @@
-"""Reference solution for local_series: SKILL.md "Quick start" (plain library calls), then its verification."""
+"""Reference solution for local_series: SKILL.md "The same with plain library calls", then its verification."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+SHOWN_IN = ['The same with plain library calls']  # headings / gotchas of the installed skill this copies from
 
 
 def solve(task_dir: Path) -> None:

@@ -1,6 +1,6 @@
 """Reference solution for mixed_chunks.
 
-What the skill shows: SKILL.md "Default workflow" (the check names the odd file and suggests
+What the skill shows: SKILL.md "Default path" (the check names the odd file and suggests
 loadable_variables), "Appending along time" (first write, then append_dim="time", one file at a time)
 and the loadable_variables gotcha (an explicit list must name the dimension coordinates too). Combining
 them: append the files in order, loading the odd file's variables so its chunks are stored natively.
@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+
+SHOWN_IN = ['Default path: doctor -> check -> virtualize -> verify', 'Appending along time', '`loadable_variables` must be a list']  # headings / gotchas of the installed skill this copies from
 
 
 def solve(task_dir: Path) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+SHOWN_IN = ['NetCDF3 files', 'Many files, combine="nested" along time']  # headings / gotchas of the installed skill this copies from
+
 
 def solve(task_dir: Path) -> None:
     """NetCDF3Parser over the three files, nested along time, one commit."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+SHOWN_IN = ['S3 with an explicit endpoint and keys (plain library calls)']  # headings / gotchas of the installed skill this copies from
+
 
 def solve(task_dir: Path) -> None:
     """Sources s3://bucket/archive/temp_*.nc, repository s3://repo_bucket/archive.icechunk; keys from the environment."""

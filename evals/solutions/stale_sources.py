@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+SHOWN_IN = ['Source file changed or deleted after writing']  # headings / gotchas of the installed skill this copies from
+
 
 def solve(task_dir: Path) -> None:
     """verify(storage).stale -> output/stale.txt; the current files rewritten over main in a new commit."""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+SHOWN_IN = ['Mixed CF time units give silently wrong times']  # headings / gotchas of the installed skill this copies from
+
 
 def solve(task_dir: Path) -> None:
     """vzskill.virtualize with the defaults; the check's warning about time units is expected."""
