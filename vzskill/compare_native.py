@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import random
 import warnings
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from vzskill.references import ArrayRefs, ReferenceIndex
 from vzskill.source_readers import NoReader, SourceVariable
 from vzskill.verify_report import Mismatch, VerifyReport
 
-__all__ = ["compare_native"]
+__all__ = ["compare_mixed", "compare_native"]
 
 
 def _region(refs: ArrayRefs, sv: SourceVariable, origin: dict[str, int]) -> tuple[slice, ...] | str:
@@ -64,10 +64,12 @@ class _Native:
     def __init__(self, report: VerifyReport, sources: Sources, origins: Origins):
         self.report, self.sources, self.origins = report, sources, origins
 
-    def one(self, refs: ArrayRefs, url: str, sv: SourceVariable, region: tuple[slice, ...]) -> None:
+    def one(self, refs: ArrayRefs, url: str, sv: SourceVariable, region: tuple[slice, ...],
+            src_region: tuple[slice, ...] = ()) -> bool:
+        """Compare the repository's ``region`` with the source's ``src_region`` (``()``: all); True when equal."""
         var, name, report = refs.path, display_name(url), self.report
         got = np.asarray(refs.array[region] if region else refs.array[()])
-        want = sv.read(())
+        want = sv.read(src_region)
         diffs = attr_drift(repo_attrs(refs.array), sv.attrs)
         value_diffs = [d for d in diffs if d.value_differs]
         how = "raw"
@@ -80,9 +82,9 @@ class _Native:
             report.mismatch_counts[var] = report.mismatch_counts.get(var, 0) + 1
             report.mismatches.append(Mismatch(var, (), url, int(got.size), f"{var} (stored in the repository): "
                                               f"{exc} in {name} -> re-virtualize {name}"))
-            return
+            return False
         if eq.all():
-            return
+            return True
         bad = int((~eq).sum())
         units = [d for d in value_diffs if d.name in ("units", "calendar")]
         if how == "decoded" and units and any(" since " in str(d.repo or d.source) for d in units):
@@ -90,7 +92,7 @@ class _Native:
                 report.error("decoding", f"{var}: the repository stores it with {describe(units)} (e.g. {name}: "
                              f"{bad} of {eq.size} decoded values differ) -> re-virtualize with '{var}' loaded and decoded "
                              "(decode_times=None, the default)", url, var)
-            return
+            return False
         chunk = _first_chunk(refs, region, eq, got.shape) if region else ()
         idx = int(np.flatnonzero(~eq)[0])
         report.mismatch_counts[var] = report.mismatch_counts.get(var, 0) + 1
@@ -98,13 +100,16 @@ class _Native:
             f"{var} chunk {chunk} (stored in the repository): {bad} of {eq.size} {how} values differ from {name} "
             f"(first: repo {g.flat[idx]} vs source {w.flat[idx]}) -> rewrite '{var}' from the sources "
             "(re-virtualize with it loaded)")))
+        return False
 
 
 def compare_native(report: VerifyReport, index: ReferenceIndex, sources: Sources, origins: Origins,
-                   files: list[str], *, sample: int | None, rng: random.Random, skip_vars: set[str]) -> set[str]:
+                   files: list[str], *, sample: int | None, rng: random.Random, skip_vars: set[str],
+                   others: Sequence[str] = ()) -> set[str]:
     """Compare each natively stored array with every referenced file holding it (``sample`` files if set).
 
-    Returns the files some stored array was compared with.
+    ``others``: listed files nothing references (placed by their coordinate values), compared only
+    where no referenced file covers the array. Returns the files some stored array was compared with.
     """
     native = _Native(report, sources, origins)
     used: set[str] = set()
@@ -116,7 +121,7 @@ def compare_native(report: VerifyReport, index: ReferenceIndex, sources: Sources
         chosen = rng.sample(files, sample) if sample is not None and sample < len(files) else files
         done: set[tuple[int, ...]] = set()
         why: str | None = None if chosen else "no source file is referenced (nothing virtual) -> pass the source URLs"
-        for url in chosen:
+        for url in [*chosen, *others]:
             try:
                 src, _kind = sources.get(url, var)
             except (NoReader, Exception):  # already reported by the virtual comparison
@@ -124,9 +129,11 @@ def compare_native(report: VerifyReport, index: ReferenceIndex, sources: Sources
             sv = src.variable(var)
             if sv is None:
                 continue
-            region = _region(refs, sv, origins.by_file.get(url, {}))
+            region = _region(refs, sv, _origin(url, src, refs, origins, index))
             if isinstance(region, str):
                 why = region
+                continue
+            if url in others and _chunks_in(refs, region) <= done:
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -136,5 +143,115 @@ def compare_native(report: VerifyReport, index: ReferenceIndex, sources: Sources
         if done:
             report.count(var, len(done), native=True)
         if total > len(done) and sample is None:
-            report.skip(var, why or "not in any referenced source", total - len(done))
+            report.skip(var, why or "in no referenced file (pass the source files to compare them)", total - len(done))
+    return used
+
+
+def _decoded(values: np.ndarray, attrs: dict[str, Any], name: str) -> np.ndarray:
+    try:
+        return decode(values, attrs, name)
+    except Exception:  # noqa: BLE001 - undecodable coordinate: compare the stored numbers
+        return values
+
+
+def coordinate_origin(index: ReferenceIndex, src: Any, dim: str) -> int | None:
+    """Where a file's ``dim`` coordinate values (decoded) start in the repository's ``dim`` coordinate, if they do.
+
+    Places a file none of whose chunks are virtual (e.g. an odd file of a series stored natively).
+    """
+    refs = index.arrays.get(dim)
+    sv = src.variable(dim)
+    if refs is None or sv is None or refs.array.ndim != 1 or len(sv.shape) != 1 or not sv.shape[0]:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        whole = _decoded(np.asarray(refs.array[...]), repo_attrs(refs.array), dim)
+        want = _decoded(sv.read(()), sv.attrs, dim)
+    n = len(want)
+    for k in np.flatnonzero(whole[: len(whole) - n + 1] == want[0]) if len(whole) >= n else ():
+        try:
+            if equal_mask(whole[k:k + n], want).all():
+                return int(k)
+        except (ValueError, TypeError):
+            return None
+    return None
+
+
+def _origin(url: str, src: Any, refs: ArrayRefs, origins: Origins, index: ReferenceIndex) -> dict[str, int]:
+    """The file's start per dimension: from its virtual chunks, else from its coordinate values."""
+    origin = dict(origins.by_file.get(url, {}))
+    for d in refs.dims():
+        if d not in origin:
+            found = coordinate_origin(index, src, d)
+            if found is not None:
+                origin[d] = found
+    return origin
+
+
+def _blocks(refs: ArrayRefs, sources: Sources, origins: Origins, files: list[str],
+            index: ReferenceIndex) -> list[tuple[str, SourceVariable, tuple[slice, ...]]]:
+    """``(file, source variable, its block in the repository array)`` of every file that places this variable.
+
+    A dimension no virtual chunk of the file places is placed by its coordinate values.
+    """
+    out = []
+    for url in files:
+        try:
+            src, _kind = sources.get(url, refs.path)
+        except Exception:  # noqa: BLE001 - reported by the virtual comparison
+            continue
+        sv = src.variable(refs.path)
+        if sv is None:
+            continue
+        region = _region(refs, sv, _origin(url, src, refs, origins, index))
+        if not isinstance(region, str):
+            out.append((url, sv, region))
+    return out
+
+
+def _inside(chunk: tuple[slice, ...], block: tuple[slice, ...]) -> bool:
+    return all(b.start <= c.start and c.stop <= b.stop for c, b in zip(chunk, block, strict=True))
+
+
+def compare_mixed(report: VerifyReport, index: ReferenceIndex, sources: Sources, origins: Origins, files: list[str],
+                  *, sample: int | None, rng: random.Random, skip_vars: set[str]) -> set[str]:
+    """Chunks stored in the repository inside a mostly virtual array: each compared with the file whose block holds it.
+
+    A file's block is placed by its virtual chunks (of any variable, :class:`Origins`), else by its
+    coordinate values; e.g. Kerchunk references with inlined chunks, or the odd files of a series
+    stored natively while the rest stay virtual (pass them in ``files``). A chunk that no file's
+    block holds is counted as skipped. Returns the files compared.
+    """
+    native = _Native(report, sources, origins)
+    used: set[str] = set()
+    for var, refs in sorted(index.virtual().items()):
+        rows = [int(r) for r in np.flatnonzero(~refs.virtual)]
+        if not rows:
+            continue
+        if var in skip_vars:
+            report.skip(var, "skipped on request", len(rows), requested=True)
+            continue
+        if sample is not None and sample < len(rows):
+            rows = rng.sample(rows, sample)
+        blocks = _blocks(refs, sources, origins, files, index)
+        extra = len(refs.dims())
+        unplaced = 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for row in rows:
+                region = refs.region(row)
+                found = next(((u, sv, b) for u, sv, b in blocks if _inside(region, b)), None)
+                if found is None:
+                    unplaced += 1
+                    continue
+                url, sv, block = found
+                lead = extra - len(sv.shape)
+                src_region = tuple(slice(c.start - b.start, c.stop - b.start)
+                                   for c, b in zip(region[lead:], block[lead:], strict=True))
+                native.one(refs, url, sv, region, src_region)
+                report.count(var, native=True)
+                used.add(url)
+        if unplaced:
+            report.skip(var, "stored in the repository, in no referenced file (pass the source files to "
+                        "compare them)", unplaced)
     return used

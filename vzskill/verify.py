@@ -125,13 +125,40 @@ def verify(
     return report
 
 
-def _listed(report: VerifyReport, wanted: list[str], locations: list[str], stored: set[str]) -> None:
-    """Listed files neither referenced nor the source of arrays stored in the repository; referenced, not listed."""
+def _targets(url: str, registry: Any, access: Access | None) -> list[str] | None:
+    """The files a listed Kerchunk reference file / Zarr store points to (None: ``url`` is a data file itself)."""
+    from vzskill.formats import kind_from_suffix
+    from vzskill.parse import parse_files, reference_urls
+
+    if kind_from_suffix(url) is None:
+        return None
+    parsed = parse_files([url], registry, access=access)
+    return reference_urls(parsed) if parsed and parsed[0].ok else []
+
+
+def _listed(report: VerifyReport, wanted: list[str], locations: list[str], stored: set[str], registry: Any,
+            access: Access | None) -> None:
+    """Listed files neither referenced nor the source of arrays stored in the repository; referenced, not listed.
+
+    A listed Kerchunk reference file or Zarr store stands for the files it points to.
+    """
+    covered: set[str] = set()
     for u in wanted:
+        targets = None if u in locations or u in stored else _targets(u, registry, access)
+        if targets is not None:
+            missing = [t for t in targets if t not in locations]
+            covered.update(targets)
+            if targets and not missing:
+                continue
+            if targets:
+                report.error("not_referenced", f"{display_name(u)}: listed, but {len(missing)} of the {len(targets)} "
+                             f"file(s) it references are not referenced by {report.ref} (e.g. {missing[0]}) -> "
+                             "virtualize it (vzskill virtualize --append), or check the list", u)
+                continue
         if u not in locations and u not in stored:
             report.error("not_referenced", f"{display_name(u)}: listed but not referenced by {report.ref} ({u}) -> "
                          "virtualize it (vzskill virtualize --append), or check the list", u)
-    for u in sorted(set(locations) - set(wanted)):
+    for u in sorted(set(locations) - set(wanted) - covered):
         report.warn("unlisted", f"{display_name(u)}: referenced by {report.ref} but not in the given list ({u})", u)
 
 
@@ -146,8 +173,6 @@ def _plan(report: VerifyReport, index: Any, unreadable: set[str], sample: int | 
         if var in skip_vars:
             report.skip(var, "skipped on request", len(rows), requested=True)
             continue
-        if refs.n_native:
-            report.skip(var, "stored in the repository inside a virtual array (not placed in a source)", refs.n_native)
         if sample is not None and sample < len(rows):
             rows = rng.sample(rows, sample)
         if sample is not None:
@@ -159,7 +184,7 @@ def _plan(report: VerifyReport, index: Any, unreadable: set[str], sample: int | 
 def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, access: Access | None, seed: int,
             registry: Any, skip_vars: set[str], skip_kinds: set[str], skip_unreadable: bool) -> None:
     from vzskill.compare import Sources, compare_virtual
-    from vzskill.compare_native import compare_native
+    from vzskill.compare_native import compare_mixed, compare_native
     from vzskill.references import reference_index
     from vzskill.stale import check_containers, find_stale
 
@@ -188,9 +213,12 @@ def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, access:
         files = sorted({sources.key(u, v) for u, per in index.by_file().items() if u not in unreadable for v in per})
         if not locations and wanted is not None:  # nothing virtual: the listed sources hold the stored arrays
             files = wanted
+        others = [u for u in wanted or () if u not in locations and u not in files]  # e.g. odd files stored natively
         stored = compare_native(report, index, sources, origins, files, sample=report.sample, rng=rng,
+                                skip_vars=skip_vars, others=others)
+        stored |= compare_mixed(report, index, sources, origins, files + others, sample=report.sample, rng=rng,
                                 skip_vars=skip_vars)
     finally:
         sources.close()
     if wanted is not None:
-        _listed(report, wanted, locations, stored)
+        _listed(report, wanted, locations, stored, registry, access)
