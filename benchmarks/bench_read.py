@@ -108,7 +108,7 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
     summary = common.summarize(samples)
 
     def ratio(path: str, key: str) -> float:
-        return statistics.median(a[key] / b[key] for a, b in zip(samples["h5netcdf"], samples[path]))
+        return statistics.median(a[key] / b[key] for a, b in zip(samples["h5netcdf"], samples[path], strict=True))
 
     ratios = {}
     for path in ("icechunk", "manifeststore"):

@@ -253,7 +253,7 @@ def paired_ratio(samples: dict[str, list[Any]], num: str, den: str, key: str = "
     def get(v: Any) -> float:
         return total(v) if key == "total" else float(v[key])
 
-    return statistics.median(get(a) / get(b) for a, b in zip(samples[num], samples[den]))
+    return statistics.median(get(a) / get(b) for a, b in zip(samples[num], samples[den], strict=True))
 
 
 class Timer:

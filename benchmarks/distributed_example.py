@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import xarray as xr
 
 from vzskill.fixtures import make_series
 

@@ -3,7 +3,7 @@
 
     python benchmarks/run.py --quick                 # every benchmark, small sizes (< 60 s)
     python benchmarks/run.py                         # full sizes (see benchmarks/README.md for the runtime)
-    python benchmarks/run.py --quick --only read     # one or more: preflight,parallel,read,scale,distributed
+    python benchmarks/run.py --quick --only read     # one or more: preflight,parallel,read,scale,distributed,remote
     python benchmarks/run.py --markdown results.md   # also write the results table as markdown
 
 Data is generated once and cached under $VZSKILL_BENCH_DATA (default /tmp/vzskill-bench);
@@ -26,7 +26,7 @@ os.environ.setdefault("ICECHUNK_LOG", "error")
 
 from benchmarks import common  # noqa: E402
 
-ORDER = ("preflight", "parallel", "read", "scale", "distributed")
+ORDER = ("preflight", "parallel", "read", "scale", "distributed", "remote")
 
 
 def _module(name: str):

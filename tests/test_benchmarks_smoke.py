@@ -38,7 +38,7 @@ def test_run_quick_read_prints_ratios(tmp_path):
 
 # --------------------------------------------------------------------------- the loopback proxy
 
-from tests.plugins.latency import loopback_proxy  # noqa: E402,F401 - fixture
+# fixture loopback_proxy: tests/plugins/latency.py (loaded by the root conftest)
 
 
 def _http_store(base: str):
@@ -157,3 +157,23 @@ def test_prefetch_serves_reads_inside_the_block_only(tmp_path):
     pre.release()
     assert bytes(store.get_range(key, start=10, end=20)) == bytes(range(10, 20)) and pre.served == 3
     assert store.prefix == registry.resolve(path.as_uri())[0].prefix  # attributes of the wrapped store
+
+
+@pytest.mark.timeout(180)
+def test_run_quick_remote_prints_requests_and_ratios(tmp_path):
+    env = dict(os.environ, VZSKILL_BENCH_DATA=str(tmp_path), ICECHUNK_LOG="error")
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--only", "remote", "--reps", "1"],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=170,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    remote = json.loads(proc.stdout)["benchmarks"]["remote"]
+    assert "error" not in remote, remote.get("traceback")
+    ratios = remote["ratios"]
+    for backend in ("http_20ms", "s3_20ms"):
+        assert ratios[f"requests_per_file.{backend}.vzskill_auto"] <= 2  # counted by the proxy, not timed
+        assert ratios[f"requests_per_file.{backend}.plain_serial"] > ratios[f"requests_per_file.{backend}.vzskill_auto"]
+        for name in ("remote_speedup_vs_plain_serial", "speed_vs_kerchunk"):
+            assert ratios[f"{name}.{backend}"] > 0
+    assert ratios["speed_vs_kerchunk.local"] > 0
+    assert "ratio requests_per_file.http_20ms.vzskill_auto" in proc.stderr
