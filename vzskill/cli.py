@@ -18,10 +18,14 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from vzskill import __version__
 from vzskill import doctor as _doctor
+
+if TYPE_CHECKING:
+    from vzskill.check import CheckReport
+    from vzskill.verify_report import VerifyReport
 
 PROG = "vzskill"
 
@@ -221,7 +225,7 @@ def cmd_virtualize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _finish_report(command: str, report: Any, as_json: bool, errors: list[Any], fallback: str) -> int:
+def _finish_report(command: str, report: CheckReport | VerifyReport, as_json: bool, fallback: str) -> int:
     """Print a check/verify report (JSON or table) and, on failure, one line on stderr; return its exit code."""
     if as_json:
         _emit_json(report.to_dict())
@@ -229,12 +233,12 @@ def _finish_report(command: str, report: Any, as_json: bool, errors: list[Any], 
         print(report.format_table())
     code = int(report.exit_code)
     if code:
-        fatal = getattr(report, "fatal", None)
-        if fatal:
-            line = f"error: {_one_line(fatal)}"
+        errors = report.errors
+        if report.fatal:
+            line = f"error: {_one_line(report.fatal)}"
         elif errors:
             more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-            line = f"{_one_line(getattr(errors[0], 'message', str(errors[0])))}{more}"
+            line = f"{_one_line(errors[0].message)}{more}"
         else:
             line = fallback
         sys.stderr.write(f"{PROG} {command}: {line}\n")
@@ -249,8 +253,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         dims = list(args.concat_dim or [])
         report = check(args.urls, concat_dim=None if not dims else dims[0] if len(dims) == 1 else dims, access=_access(args))
         progress("check", 1, 1)
-    errors = [f for f in report.findings if f.severity == "error"]
-    return _finish_report("check", report, args.json, errors, "error: check could not run")
+    return _finish_report("check", report, args.json, "error: check could not run")
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -269,10 +272,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             sample=args.sample, access=access,
         )
         progress("verify", 1, 1)
-    errors = list(getattr(report, "errors", None) or [])
-    n_bad = len(getattr(report, "mismatches", []) or []) + len(getattr(report, "stale", []) or [])
+    n_bad = len(report.mismatches) + len(report.stale)
     return _finish_report(
-        "verify", report, args.json, errors,
+        "verify", report, args.json,
         f"repository does not match its sources ({n_bad} problem(s)) -> see the report on stdout",
     )
 
@@ -381,7 +383,48 @@ def build_parser() -> _Parser:
     return parser
 
 
+def _unexpected(exc: Exception) -> str:
+    """The one-line message of an exception vzskill did not turn into a CLIError (its type named unless known)."""
+    from vzskill.doctor import UnsupportedStackError
+    from vzskill.sources import SourceError
+
+    text = _one_line(str(exc))
+    known = isinstance(exc, (SourceError, FileNotFoundError, PermissionError, UnsupportedStackError))
+    if known and text:
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _refuse_stack(args: argparse.Namespace) -> bool:
+    """An unsupported stack (every command but doctor): one line (and JSON), True."""
+    problem = _doctor.stack_problem()
+    if not problem:
+        return False
+    if getattr(args, "json", False):
+        _emit_json({"ok": False, "exit_code": 2, "error": problem})
+    sys.stderr.write(f"{PROG}: {problem}\n")
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``vzskill`` command line.
+
+    Parameters
+    ----------
+    argv
+        The arguments after the program name; ``None``: ``sys.argv[1:]``.
+
+    Returns
+    -------
+    int
+        The exit code: 0 ok, 1 findings, 2 could not run, 130 interrupted. A failure is one line on stderr
+        (``--json``: also a JSON document on stdout).
+
+    Raises
+    ------
+    SystemExit
+        From argparse: ``--help`` / ``--version`` (code 0) and usage errors (code 2, one line on stderr).
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):
@@ -390,13 +433,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     command = args.command
     func: Callable[[argparse.Namespace], int] = args.func
-    if command != "doctor":
-        problem = _doctor.stack_problem()
-        if problem:
-            if getattr(args, "json", False):
-                _emit_json({"ok": False, "exit_code": 2, "error": problem})
-            sys.stderr.write(f"{PROG}: {problem}\n")
-            return 2
+    if command != "doctor" and _refuse_stack(args):
+        return 2
+    payload: dict[str, Any] = {}
     try:
         with _quiet():
             return int(func(args) or 0)
@@ -410,23 +449,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line, no traceback
         if os.environ.get("VZSKILL_DEBUG"):
             raise
-        text = _one_line(str(exc))
-        from vzskill.sources import SourceError
-
-        known = isinstance(exc, (SourceError, FileNotFoundError, PermissionError))
-        try:
-            from vzskill.doctor import UnsupportedStackError
-
-            known = known or isinstance(exc, UnsupportedStackError)
-        except Exception:  # noqa: BLE001
-            pass
-        message = text if known and text else f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-        code, payload = 2, {}
+        message, code = _unexpected(exc), 2
     if getattr(args, "json", False):
         _emit_json({"ok": False, "exit_code": code, "error": message, **payload})
     sys.stderr.write(f"{PROG} {command}: error: {message}\n")
     return code
-
-
-if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())

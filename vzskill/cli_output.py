@@ -1,5 +1,5 @@
 """CLI output: one-line messages, JSON on stdout (:func:`vzskill.jsonable.jsonable`), the stage progress bar (stderr,
-terminals only; ``rich`` is imported when a bar is drawn).
+terminals only; ``rich`` is imported when a bar is drawn). Standard library only at module level.
 """
 
 from __future__ import annotations
@@ -8,8 +8,6 @@ import json
 import sys
 from typing import Any
 
-from vzskill.jsonable import jsonable
-
 
 def _one_line(text: str) -> str:
     lines = [ln.strip() for ln in str(text).strip().splitlines() if ln.strip()]
@@ -17,6 +15,8 @@ def _one_line(text: str) -> str:
 
 
 def _emit_json(data: Any) -> None:
+    from vzskill.jsonable import jsonable  # numpy: imported when JSON is written, not for --help
+
     sys.stdout.write(json.dumps(jsonable(data), indent=2, allow_nan=False) + "\n")
 
 

@@ -98,7 +98,7 @@ def _summarise_codecs(codecs: list[dict[str, Any]]) -> tuple[str | None, int | N
 
 
 def _variable_from_virtual(name: str, var: Any) -> VariableInfo:
-    data = var._data
+    data = var.data  # a ManifestArray for a virtual variable (returned as is: it is a duck array)
     meta = getattr(data, "metadata", None)
     attrs = dict(var.attrs)
     enc = dict(var.encoding)
