@@ -290,3 +290,13 @@ def test_cli_exit_codes(solved: Callable[[str], Path], tmp_path: Path, capsys: p
     assert json.loads(result.stdout)["passed"] is False
     assert grade.main(["local_series", str(solved("local_series"))]) == 0
     assert "local_series: passed" in capsys.readouterr().out
+
+
+def test_prepare_lays_out_tasks_for_a_manual_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from evals import prepare
+
+    assert prepare.main([str(tmp_path), "no_such_task"]) == 2
+    assert prepare.main([str(tmp_path), "local_series", "fits_image"]) == 0
+    out = capsys.readouterr().out
+    assert f"{tmp_path / 'local_series'}/inputs/archive" in out and (tmp_path / "fits_image" / "prompt.txt").is_file()
+    assert grade.grade("fits_image", tmp_path / "fits_image")["passed"] is False  # nothing solved yet
