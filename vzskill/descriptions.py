@@ -153,7 +153,7 @@ def describe_file(ds: xr.Dataset, concat_dims: Sequence[str]) -> dict[str, dict[
             "is_coord": name in ds.coords,
             "dims": tuple(str(d) for d in var.dims),
             "shape": tuple(int(s) for s in var.shape),
-            "shape_other": tuple((str(d), int(n)) for d, n in zip(var.dims, var.shape) if d not in concat_dims),
+            "shape_other": tuple((str(d), int(n)) for d, n in zip(var.dims, var.shape, strict=True) if d not in concat_dims),
         }
         units, calendar, decoded = time_units(var)
         if units is not None:

@@ -241,5 +241,5 @@ def quiet() -> Iterator[None]:
                 lg.setLevel(logging.ERROR)
             yield
     finally:
-        for lg, level in zip(loggers, levels):
+        for lg, level in zip(loggers, levels, strict=True):
             lg.setLevel(level)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
@@ -147,7 +148,7 @@ def _disjoint(values: list[np.ndarray]) -> bool:
     """True when the files' value ranges do not overlap (how a concat dimension's pieces look)."""
     try:
         ranges = sorted((np.min(v), np.max(v)) for v in values if v.size)
-        return all(prev[1] < nxt[0] for prev, nxt in zip(ranges, ranges[1:]))
+        return all(prev[1] < nxt[0] for prev, nxt in itertools.pairwise(ranges))
     except (TypeError, ValueError):  # values that do not compare
         return False
 
