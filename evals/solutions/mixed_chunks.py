@@ -1,17 +1,13 @@
-"""Reference solution for mixed_chunks.
-
-What the skill shows: SKILL.md "Default path" (the check names the odd file and suggests
-loadable_variables), "Appending along time" (first write, then append_dim="time", one file at a time)
-and the loadable_variables gotcha (an explicit list must name the dimension coordinates too). Combining
-them: append the files in order, loading the odd file's variables so its chunks are stored natively.
-"""
+"""Reference solution for mixed_chunks: troubleshooting.md "Mixed chunk shapes", "Fix, one array"
+(the check names the odd file; write file by file in order, the odd file loaded so that its chunks are
+stored in the repository, every other file's chunks virtual), then verify with the files passed."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-SHOWN_IN = ['Default path: doctor -> check -> virtualize -> verify', 'Appending along time', '`loadable_variables` must be a list']  # headings / gotchas of the installed skill this copies from
+SHOWN_IN = ['Mixed chunk shapes', '**Fix, one array:**', 'Appending along time', '`loadable_variables` must be a list']  # headings / gotchas of the installed skill this copies from
 
 
 def solve(task_dir: Path) -> None:
@@ -21,25 +17,22 @@ def solve(task_dir: Path) -> None:
     import vzskill
     from virtualizarr.parsers import HDFParser
     from vzskill.check import check
+    from vzskill.verify import verify
 
     data = Path(task_dir).resolve() / "inputs" / "archive"
-    paths = sorted(data.glob("temp_*.nc"))
-    urls = [f"file://{p}" for p in paths]
-    report = check(paths)
-    odd = {f.file.rsplit("/", 1)[-1] for f in report.findings if f.severity == "error" and "chunks" in f.message}
-    assert len(odd) == 1, [f.message for f in report.findings]
+    files = [f"file://{p}" for p in sorted(data.glob("temp_*.nc"))]   # in time order
+    odd = {f.file for f in check(files).findings if f.kind == "chunks"}   # the files the findings name
+    assert len(odd) == 1, odd
 
-    registry = vzskill.build_registry(urls)
+    registry = vzskill.build_registry(files)
     storage = icechunk.local_filesystem_storage(str(Path(task_dir) / "output" / "archive.icechunk"))
-    repo = vzskill.create_repo(storage, urls)
-    for i, url in enumerate(urls):
-        loaded = ["time", "lat", "lon", "temperature", "precipitation"] if url.rsplit("/", 1)[-1] in odd else None
-        step = vz.open_virtual_dataset(url, registry=registry, parser=HDFParser(), loadable_variables=loaded)
-        with repo.transaction("main", message=url.rsplit("/", 1)[-1]) as store:
-            if i == 0:
-                step.vz.to_icechunk(store)                          # first write: no append_dim
-            else:
-                step.vz.to_icechunk(store, append_dim="time")
+    repo = vzskill.create_repo(storage, files)
+    for i, file_url in enumerate(files):
+        loaded = ["time", "lat", "lon", "temperature", "precipitation"] if file_url in odd else None
+        step = vz.open_virtual_dataset(file_url, registry=registry, parser=HDFParser(), loadable_variables=loaded)
+        with repo.transaction("main", message=file_url.rsplit("/", 1)[-1]) as store:
+            step.vz.to_icechunk(store, append_dim="time" if i else None)
+    assert verify(vzskill.open_repo(storage), files).ok  # the stored chunks are compared with the odd file too
 
 
 if __name__ == "__main__":
