@@ -236,6 +236,15 @@ def test_mixed_chunks_all_loaded_fails_chunks(solved: Callable[[str], Path], tmp
     assert "expected virtual" in failed["chunks"]
 
 
+def test_virtual_time_with_mixed_units_fails_values_equal(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    """The silent gotcha: time kept virtual, so the first file's units are applied to every file's raw values."""
+    task_dir = _copy(solved("time_units"), tmp_path)
+    files = [f"inputs/archive/temp_{i:03d}.nc" for i in range(3)]
+    _rewrite(task_dir, files, solved("time_units"), loadable_variables=[], coords="minimal", compat="override")
+    failed = _failed(grade.grade("time_units", task_dir))
+    assert "time" in failed["values_equal"] and "sizes" not in failed and "chunks" not in failed
+
+
 def test_references_to_copies_fail_references(solved: Callable[[str], Path], tmp_path: Path) -> None:
     task_dir = _copy(solved("local_series"), tmp_path)
     shutil.copytree(task_dir / "inputs" / "archive", task_dir / "output" / "copies")
