@@ -297,6 +297,15 @@ def test_virtualize_append_verify(tmp_path: Path, series_files: list[Path], cli:
     assert len(stale.stderr.strip().splitlines()) == 1
 
 
+def test_virtualize_retries_option(tmp_path: Path, series_files: list[Path], cli: Cli) -> None:
+    files = _copy(series_files[:2], tmp_path / "src")
+    assert_one_line_error(cli("virtualize", *files, "--repo", tmp_path / "r", "--retries", "-1"), 2, "--retries", "need 0 or more")
+    assert_one_line_error(cli("virtualize", *files, "--repo", tmp_path / "r", "--retries", "x"), 2, "not a whole number")
+    proc = cli("virtualize", *files, "--repo", tmp_path / "repo", "--retries", "0", "--json")  # forwarded as conflict_retries
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["n_files"] == 2
+
+
 def test_virtualize_check_error_exit_1_nothing_written(tmp_path: Path, series_files: list[Path], data_dir: Path, cli: Cli) -> None:
     files = [*_copy(series_files[:2], tmp_path / "src"), *_copy([data_dir / "variants" / "other_chunks.nc"], tmp_path / "src")]
     proc = cli("virtualize", *files, "--repo", tmp_path / "repo", "--json")

@@ -210,6 +210,7 @@ def cmd_virtualize(args: argparse.Namespace) -> int:
                 check=not args.no_check,
                 progress=progress,
                 coords=layout.coords,
+                **({} if args.retries is None else {"conflict_retries": args.retries}),
             )
     except VirtualizeError as exc:
         payload: dict[str, Any] = {}
@@ -347,6 +348,8 @@ def build_parser() -> _Parser:
     p.add_argument("--loadable", action="append", metavar="VAR", help="load VAR into the repo instead of referencing it (repeatable)")
     p.add_argument("--drop", action="append", metavar="VAR", help="drop VAR while parsing (repeatable)")
     p.add_argument("--no-check", action="store_true", help="skip the consistency check (not recommended)")
+    p.add_argument("--retries", type=_non_negative, metavar="N",
+                   help="redo attempts when other writers committed first (default 16; 0: fail on the first conflict)")
     _add_access(p)
     p.set_defaults(func=cmd_virtualize)
 
@@ -381,6 +384,16 @@ def build_parser() -> _Parser:
     p.add_argument("dest", metavar="DEST")
     p.set_defaults(func=cmd_install_skill)
     return parser
+
+
+def _non_negative(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: need 0 or more")
+    return value
 
 
 def _unexpected(exc: Exception) -> str:
