@@ -313,3 +313,66 @@ def test_vlen_strings_compared_as_str(tmp_path: Path, with_data: bool) -> None:
     [m] = report.mismatches
     assert m.variable == "utf8" and "1 of 2 raw values differ" in m.message, report.format_table()
     assert not [f for f in report.errors if f.kind == "not_referenced"]
+
+
+# --------------------------------------------------------------------------- kerchunk Parquet, zipped Zarr
+
+
+def test_kerchunk_parquet_compared_and_swapped_refs_caught(tmp_path: Path, series_files: list[Path]) -> None:
+    from kerchunk.df import refs_to_dataframe
+    from kerchunk.hdf import SingleHdf5ToZarr
+
+    from vzskill.write import virtualize
+
+    nc = _copy(series_files[0], tmp_path / "data")
+    refs = SingleHdf5ToZarr(str(nc), nc.as_uri()).translate()  # small chunks inlined
+    (tmp_path / "refs").mkdir()
+    refs_to_dataframe(refs, str(tmp_path / "refs" / "good.parq"))
+    virtualize([tmp_path / "refs" / "good.parq"], tmp_path / "repo")
+    storage = icechunk.local_filesystem_storage(str(tmp_path / "repo"))
+    report = verify(storage, [tmp_path / "refs" / "good.parq"])
+    assert report.ok and not report.skipped and not report.errors, report.format_table()
+    # kerchunk keeps the HDF5 fill value as the Zarr fill_value only: the CF attribute is gone, and that is said
+    assert sorted(w.variable for w in report.warnings) == ["precipitation", "temperature"]
+    assert all("_FillValue -9999.0 in the source, absent in the repository (decoded values equal; values equal to "
+               "the source's _FillValue read back as numbers, not as missing" in w.message for w in report.warnings)
+    assert report.compared["temperature"] == report.compared["precipitation"] == 16
+    r = refs["refs"]
+    r["precipitation/0.0.0"], r["precipitation/1.0.0"] = r["precipitation/1.0.0"], r["precipitation/0.0.0"]
+    refs_to_dataframe(refs, str(tmp_path / "refs" / "swapped.parq"))
+    virtualize([tmp_path / "refs" / "swapped.parq"], tmp_path / "bad")
+    report = verify(icechunk.local_filesystem_storage(str(tmp_path / "bad")))
+    assert sorted(m.chunk for m in report.mismatches) == [(0, 0, 0), (1, 0, 0)], report.format_table()
+    assert all("misplaced" in m.message for m in report.mismatches)
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_zipped_zarr_compared_and_wrong_member_caught(tmp_path: Path, series_files: list[Path]) -> None:
+    import xarray as xr
+    from zarr.storage import ZipStore
+
+    from vzskill.source_zarr import member_offsets
+
+    archive = tmp_path / "src" / "series.zarr.zip"
+    archive.parent.mkdir()
+    with xr.open_dataset(series_files[0], engine="h5netcdf") as ds:
+        store = ZipStore(archive, mode="w")
+        ds.load().to_zarr(store, zarr_format=3, consolidated=False,
+                          encoding={v: {"chunks": (1, 10, 15)} for v in ("temperature", "precipitation")})
+        store.close()
+    storage = write_repo(tmp_path / "repo", [archive], concat_dim=None, root=tmp_path / "src")
+    report = verify(storage)
+    assert report.ok and report.compared["temperature"] == 16 and not report.skipped, report.format_table()
+    assert "no reader" not in report.format_table()
+    # point chunk (0, 0, 0) at the bytes of the member of chunk (1, 0, 0)
+    with open(archive, "rb") as fh:
+        at = {name: off for off, name in member_offsets(fh).items()}
+    session = icechunk.Repository.open(storage).writable_session("main")
+    import zipfile
+
+    size = zipfile.ZipFile(archive).getinfo("temperature/c/1/0/0").file_size
+    session.store.set_virtual_ref("temperature/c/0/0/0", archive.as_uri(), offset=at["temperature/c/1/0/0"], length=size)
+    session.commit("wrong member")
+    report = verify(storage)
+    [m] = report.mismatches
+    assert m.variable == "temperature" and m.chunk == (0, 0, 0) and "misplaced" in m.message, report.format_table()

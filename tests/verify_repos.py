@@ -12,7 +12,7 @@ import xarray as xr
 from obspec_utils.registry import ObjectStoreRegistry
 from obstore.store import LocalStore
 from virtualizarr import open_virtual_dataset
-from virtualizarr.parsers import FITSParser, HDFParser, KerchunkJSONParser, NetCDF3Parser, ZarrParser
+from virtualizarr.parsers import FITSParser, HDFParser, KerchunkJSONParser, NetCDF3Parser, ZarrParser, ZippedZarrParser
 
 
 def flat(nested: Any) -> list[Any]:
@@ -31,6 +31,8 @@ def nest(flat_items: list[Any], like: Any) -> Any:
 def parser_for(path: str) -> Any:
     if path.endswith(".json"):
         return KerchunkJSONParser()
+    if path.endswith(".zarr.zip"):
+        return ZippedZarrParser()
     if path.rstrip("/").endswith(".zarr"):
         return ZarrParser()
     if path.endswith((".fits", ".fit")):

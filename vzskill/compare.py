@@ -30,7 +30,8 @@ import numpy as np
 from vzskill.cf_drift import AttrDiff, attr_drift, decode, describe, repo_attrs
 from vzskill.parse import display_name
 from vzskill.references import ArrayRefs, ReferenceIndex
-from vzskill.source_readers import NoReader, SourceFile, SourceVariable, ZarrSource, is_zarr_reference, open_source, zarr_root
+from vzskill.source_readers import NoReader, SourceFile, SourceVariable, open_source
+from vzskill.source_zarr import ZarrSource, is_zarr_reference, zarr_root
 from vzskill.verify_report import MAX_CHUNKS_PER_FILE, Mismatch, VerifyReport
 
 __all__ = ["Sources", "compare_virtual", "equal_mask", "squeezed"]
@@ -283,7 +284,10 @@ class _Comparer:
                              f"equal; {dw.dtype} when read from the source); cast after decoding or set the encoding",
                              None, var)
         elif values:
-            self.report.warn("cf_attribute", f"{var}: {describe(values)} (decoded values equal)", None, var)
+            lost = [d.name for d in values if d.name in ("_FillValue", "missing_value") and d.repo is None]
+            note = (f"; values equal to the source's {lost[0]} read back as numbers, not as missing -> set "
+                    f"'{lost[0]}' on the repository array's attributes if the data can hold it") if lost else ""
+            self.report.warn("cf_attribute", f"{var}: {describe(values)} (decoded values equal{note})", None, var)
 
 
 def duplicate_references(report: VerifyReport, refs: ArrayRefs) -> None:

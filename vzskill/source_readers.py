@@ -12,8 +12,8 @@ Each reader opens one source with the format's own library and hands out variabl
 Formats: HDF5/NetCDF4 (h5py: chunk offsets from ``chunk_iter``, contiguous data from
 ``get_offset``), NetCDF3 (:mod:`vzskill.netcdf3_layout` for offsets, ``scipy.io.netcdf_file``
 with ``mmap=False, maskandscale=False`` for values), FITS (astropy, ``do_not_scale_image_data=True``;
-the data offset from ``HDUList.fileinfo``), Zarr stores (zarr; the chunk key in the reference
-path names the block). Kerchunk references point at the files they index, so those files are read
+the data offset from ``HDUList.fileinfo``), Zarr stores and zipped Zarr stores
+(:mod:`vzskill.source_zarr`). Kerchunk references point at the files they index, so those files are read
 with the readers above.
 
 More formats: :func:`register_reader` adds an opener for a format name (the ``kind`` that
@@ -25,7 +25,6 @@ imported; still none -> :class:`NoReader`.
 from __future__ import annotations
 
 import importlib
-import os
 import warnings
 from typing import Any, Callable
 
@@ -315,98 +314,16 @@ class _FitsFile(SourceFile):
         self.hdul.close()
 
 
-# --------------------------------------------------------------------------- Zarr stores
-
-
-class _ZarrVariable(SourceVariable):
-    def __init__(self, name: str, arr: Any, key_prefix: str):
-        self.name, self.arr, self.key_prefix = name, arr, key_prefix
-        self.shape, self.dtype = tuple(arr.shape), np.dtype(arr.dtype)
-        from vzskill.cf_drift import repo_attrs  # a Zarr source keeps its attributes the way the repository does
-
-        self.attrs = plain_attrs(repo_attrs(arr))
-        if arr.metadata.zarr_format == 2 and arr.metadata.fill_value is not None:
-            self.attrs.setdefault("_FillValue", arr.metadata.fill_value)
-
-    def chunk_start(self, key: str) -> tuple[int, ...] | None:
-        meta = self.arr.metadata
-        try:
-            if meta.zarr_format == 3:
-                coords = meta.chunk_key_encoding.decode_chunk_key(key)
-            else:
-                coords = tuple(int(c) for c in key.split(meta.dimension_separator or "."))
-        except (ValueError, TypeError):
-            return None
-        if len(coords) != len(self.shape):
-            return None
-        return tuple(int(c) * int(k) for c, k in zip(coords, self.arr.chunks))
-
-    def read(self, region: tuple[slice, ...]) -> np.ndarray:
-        return np.asarray(self.arr[region] if region else self.arr[...])
-
-
-class ZarrSource(SourceFile):
-    """A Zarr store: the reference path is ``<store>/<array>/<chunk key>``."""
-
-    kind = "zarr"
-
-    def __init__(self, root_url: str, registry: Any):
-        import zarr
-        from zarr.storage import LocalStore, ObjectStore
-
-        self.root_url = root_url.rstrip("/")
-        if self.root_url.startswith("file://"):
-            store: Any = LocalStore(local_path(self.root_url), read_only=True)
-        else:
-            obj, prefix = registry.resolve(self.root_url)
-            store = ObjectStore(obj, read_only=True)
-            self.prefix = prefix
-        self.group = zarr.open_group(store, mode="r", path=getattr(self, "prefix", "") or None)
-        self.vars: dict[str, _ZarrVariable | None] = {}
-
-    def variable(self, path: str) -> SourceVariable | None:
-        import zarr
-
-        if path not in self.vars:
-            found = None
-            for cand in _candidates(path):
-                try:
-                    arr = self.group[cand]
-                except KeyError:
-                    continue
-                if isinstance(arr, zarr.Array):
-                    found = _ZarrVariable(cand, arr, f"{self.root_url}/{cand}/")
-                    break
-            self.vars[path] = found
-        return self.vars[path]
-
-
-def zarr_root(url: str, var_path: str) -> tuple[str, str] | None:
-    """``(store root URL, chunk key)`` of a reference into a Zarr store (None: the path does not name ``var_path``)."""
-    for cand in _candidates(var_path):
-        marker = f"/{cand}/"
-        idx = url.rfind(marker)
-        if idx > 0:
-            return url[:idx], url[idx + len(marker):]
-    return None
-
-
-def is_zarr_reference(url: str, var_path: str) -> bool:
-    """A reference into a Zarr store (a local store has ``zarr.json`` / ``.zarray`` next to the chunk key)."""
-    found = zarr_root(url, var_path)
-    if found is None or not url.startswith("file://"):
-        return found is not None and ".zarr/" in url
-    root, _ = found
-    base = local_path(root)
-    name = var_path.rsplit("/", 1)[-1]
-    return any(os.path.exists(os.path.join(base, c, meta)) for c in _candidates(var_path) + [name]
-               for meta in ("zarr.json", ".zarray"))
-
-
 Opener = Callable[[str, Any], SourceFile]
 """``opener(url, registry) -> SourceFile``: opens one referenced file (``registry`` resolves remote URLs)."""
 
-_READERS: dict[str, Opener] = {"hdf5": _H5File, "netcdf3": _NC3File, "fits": _FitsFile}
+def _zipped_zarr(url: str, registry: Any) -> SourceFile:
+    from vzskill.source_zarr import ZippedZarrSource
+
+    return ZippedZarrSource(url, registry)
+
+
+_READERS: dict[str, Opener] = {"hdf5": _H5File, "netcdf3": _NC3File, "fits": _FitsFile, "zarr-zip": _zipped_zarr}
 
 
 def register_reader(kind: str, opener: Opener) -> None:
