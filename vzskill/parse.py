@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable, Sequence
 import xarray as xr
 
 from vzskill.errors import explain, quiet_tasks
+from vzskill.reading import SERVED_KINDS
 from vzskill.formats import (  # noqa: F401 - re-exported: callers import them from vzskill.parse
     FITS_MAGIC,
     HDF4_MAGIC,
@@ -99,7 +100,8 @@ def parse_one(url: str, registry: Any, options: _Options | None = None) -> Parse
     pre = None
     try:
         kind, size, pre = _detect(url, registry)
-        parsed = _parse_kind(url, kind, pre.registry if pre is not None else registry, options)
+        reader = pre.registry if pre is not None and kind in SERVED_KINDS else registry
+        parsed = _parse_kind(url, kind, reader, options)
         parsed.size = size
         return parsed
     except Exception as exc:  # every per-file failure becomes a one-line error

@@ -19,7 +19,12 @@ from typing import Any, Sequence
 
 from obspec_utils.registry import ObjectStoreRegistry
 
-__all__ = ["BLOCK", "Prefetched", "PrefetchedStore", "PrefetchRegistry", "prefetch"]
+__all__ = ["BLOCK", "SERVED_KINDS", "Prefetched", "PrefetchedStore", "PrefetchRegistry", "prefetch"]
+
+#: Formats whose VirtualiZarr parser reads through ``BlockStoreReader`` (any obspec store): they
+#: get the prefetched block. Others (TIFF, GRIB, HDF4: obstore module functions / fsspec) are
+#: given the plain registry; for them the block only decided the format (one request, as a sniff).
+SERVED_KINDS = frozenset({"hdf5", "netcdf3", "fits"})
 
 #: Bytes fetched up front: the same as BlockStoreReader's block, so its first block is this one.
 BLOCK = 1024 * 1024
@@ -158,6 +163,7 @@ class PrefetchRegistry(ObjectStoreRegistry):
     def __init__(self, registry: Any, store: Any, prefetched: PrefetchedStore) -> None:
         self.map = registry.map
         self._registry = registry
+        self.wrapped = registry  # the registry with the real stores (for readers that need obstore stores)
         self._store = store
         self.prefetched = prefetched
 
