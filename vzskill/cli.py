@@ -211,6 +211,7 @@ def cmd_virtualize(args: argparse.Namespace) -> int:
                 progress=progress,
                 coords=layout.coords,
                 **({} if args.retries is None else {"conflict_retries": args.retries}),
+                **_parallel(args, virtualize),
             )
     except VirtualizeError as exc:
         payload: dict[str, Any] = {}
@@ -252,7 +253,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     with _Progress(None if not args.json else False) as progress:
         progress("check", 0, 1)
         dims = list(args.concat_dim or [])
-        report = check(args.urls, concat_dim=None if not dims else dims[0] if len(dims) == 1 else dims, access=_access(args))
+        report = check(args.urls, concat_dim=None if not dims else dims[0] if len(dims) == 1 else dims, access=_access(args),
+                       **_parallel(args, check))
         progress("check", 1, 1)
     return _finish_report("check", report, args.json, "error: check could not run")
 
@@ -302,6 +304,8 @@ def _add_access(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> _Parser:
+    from vzskill.cli_write import add_parallel_arguments  # standard library only
+
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout (for agents)")
 
@@ -350,6 +354,7 @@ def build_parser() -> _Parser:
     p.add_argument("--no-check", action="store_true", help="skip the consistency check (not recommended)")
     p.add_argument("--retries", type=_non_negative, metavar="N",
                    help="redo attempts when other writers committed first (default 16; 0: fail on the first conflict)")
+    add_parallel_arguments(p)
     _add_access(p)
     p.set_defaults(func=cmd_virtualize)
 
@@ -359,6 +364,7 @@ def build_parser() -> _Parser:
     p.add_argument("urls", nargs="+", metavar="URL")
     p.add_argument("--concat-dim", action="append", metavar="DIM",
                    help="dimension the files will be concatenated along (default: inferred); repeat for a grid")
+    add_parallel_arguments(p)
     _add_access(p)
     p.set_defaults(func=cmd_check)
 
@@ -384,6 +390,20 @@ def build_parser() -> _Parser:
     p.add_argument("dest", metavar="DEST")
     p.set_defaults(func=cmd_install_skill)
     return parser
+
+
+def _parallel(args: argparse.Namespace, func: Callable[..., Any]) -> dict[str, Any]:
+    """--parallel / --workers for ``func`` (virtualize or check); ``workers`` only when given and accepted."""
+    import inspect
+
+    from vzskill.cli_write import parallel_options
+
+    options = parallel_options(args)
+    if options.get("workers") is None:
+        options.pop("workers", None)
+    elif "workers" not in inspect.signature(func).parameters:  # until the library verb takes it: say so, not ignore
+        raise CLIError(f"--workers is not supported by {args.command} yet -> leave it out (--parallel picks the workers)")
+    return options
 
 
 def _non_negative(text: str) -> int:
