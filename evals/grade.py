@@ -243,11 +243,20 @@ def check_references(ctx: Context, check: dict[str, Any]) -> str:
     return f"{len(locations)} source files referenced"
 
 
+def _kept_snapshot(ctx: Context, keeps: str | None) -> str | None:
+    """``"tag:v1"`` -> the tag's snapshot; another name -> that task.json entry (e.g. initial_snapshot)."""
+    if not keeps:
+        return None
+    if keeps.startswith("tag:"):
+        return str(ctx.repo.lookup_tag(keeps[4:]))
+    return str(ctx.task[keeps])
+
+
 def check_history(ctx: Context, check: dict[str, Any]) -> str:
     ancestry = list(ctx.repo.ancestry(branch=check.get("ref", "main"))) if ctx.repo is not None else []
     commits = [s for s in ancestry if s.message != "Repository initialized"]
     assert len(commits) >= check["min_commits"], f"{len(commits)} commit(s) on {check.get('ref', 'main')}, expected >= {check['min_commits']}"
-    keep = ctx.task.get(check["keeps"]) if check.get("keeps") else None
+    keep = _kept_snapshot(ctx, check.get("keeps"))
     if keep is not None:
         assert keep in {s.id for s in ancestry}, f"snapshot {keep} ({check['keeps']}) is no longer in the history"
     return f"{len(commits)} commits" + (f", {check['keeps']} kept" if keep else "")

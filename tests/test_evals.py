@@ -276,6 +276,19 @@ def test_missing_tag_fails(solved: Callable[[str], Path], tmp_path: Path) -> Non
     assert "repo_opens" in _failed(report) and all("tag v1" in r["text"] for r in failed), failed
 
 
+def test_rewritten_instead_of_appended_fails_history(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    task_dir = _copy(solved("append_and_tag"), tmp_path)
+    root = solved("append_and_tag")
+    files = ["inputs/batch1/temp_000.nc", "inputs/batch1/temp_001.nc", "inputs/batch2/temp_002.nc"]
+    repo = _writable(task_dir)
+    initial = [snapshot.id for snapshot in repo.ancestry(branch="main")][-1]
+    repo.reset_branch("main", initial)  # back to the empty repository, then everything in one write
+    _rewrite(task_dir, files, root)
+    repo.writable_session("main").commit("second commit", allow_empty=True)
+    failed = _failed(grade.grade("append_and_tag", task_dir))
+    assert set(failed) == {"history"} and "no longer in the history" in failed["history"], failed
+
+
 def test_secret_in_a_script_fails_no_credentials(solved: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     task_dir = _copy(solved("s3_compatible"), tmp_path)
     (task_dir / "output" / "run.py").write_text(f"secret_access_key = {SECRET!r}\n")
