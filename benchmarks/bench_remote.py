@@ -1,7 +1,7 @@
 """6. Remote sources behind a latency proxy: requests per file and wall time, three tools.
 
 Servers on 127.0.0.1: nginx (Range; werkzeug when nginx is missing) serving the files, and moto
-S3 with the same files uploaded. Each sits behind :class:`benchmarks.proxy.LoopbackProxy`, which
+S3 (its own process) with the same files uploaded. Each sits behind :class:`benchmarks.proxy.LoopbackProxy`, which
 adds ``delay`` seconds to EVERY request (20 and 50 ms; new connections are not delayed, so moto's
 one-connection-per-request does not count twice). Per backend and delay, interleaved:
 
@@ -58,17 +58,19 @@ def _http_server(root: Path, stack: ExitStack) -> tuple[str, int]:
 
 
 def _s3_server(paths: list[Path], stack: ExitStack) -> tuple[int, str]:
-    """moto with the files in a public-read bucket: (port, bucket)."""
-    import logging
+    """moto in its own process (its Python must not share the GIL with the measured client), the
+    files in a public-read bucket: (port, bucket)."""
+    import subprocess
 
     import boto3
-    from moto.server import ThreadedMotoServer
 
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    stack.callback(server.stop)
-    _, port = server.get_host_and_port()
+    from tests.plugins import servers
+
+    port = servers.free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    stack.callback(lambda: (proc.terminate(), proc.wait(10)))
+    servers.wait_http(port, "/moto-api/", alive=lambda: proc.poll() is None)
     client = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
                           aws_access_key_id=KEY_ID, aws_secret_access_key=SECRET)
     bucket = "bench-remote"
