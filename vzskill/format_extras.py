@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
+from typing import Any
 
 from vzskill.sources import display_name
 
-__all__ = ["EXTRAS", "Extra", "missing_modules", "require_extra"]
+__all__ = ["EXTRAS", "Extra", "missing_modules", "plain_registry", "require_extra"]
 
 
 @dataclass(frozen=True)
@@ -72,3 +73,11 @@ def require_extra(kind: str, url: str, *, verify: bool = False) -> None:
         f"{display_name(url)}: a {extra.label} file needs {', '.join(missing)}, which is not installed -> {extra.pip}",
         kind="unsupported", fix=extra.pip,
     )
+
+
+def plain_registry(registry: Any) -> Any:
+    """``registry`` with real obstore stores: parsers that hand the store to a Rust reader (async-tiff,
+    gribberish's ``obstore.open_reader``) cannot use the in-memory prefetched store of :mod:`vzskill.reading`."""
+    from vzskill.reading import PrefetchRegistry
+
+    return registry._registry if isinstance(registry, PrefetchRegistry) else registry

@@ -103,3 +103,103 @@ def make_tiff_variant(path: str | os.PathLike[str], kind: str) -> Path:
     else:
         raise ValueError(f"unknown TIFF variant {kind!r} (one of {TIFF_VARIANTS})")
     return path
+
+
+def grib_values(step: int, ny: int = 10, nx: int = 12, field: int = 0) -> np.ndarray:
+    """The field :func:`make_grib` writes for ``step`` (Kelvin-like, 0.1 steps: exact at 16 bits)."""
+    return 270.0 + 5.0 * field + np.arange(ny * nx, dtype="float64").reshape(ny, nx) / 10.0 + step
+
+
+def make_grib(
+    path: str | os.PathLike[str],
+    *,
+    steps: tuple[int, ...] = (0, 6, 12),
+    packing: str = "simple",
+    fields: tuple[str, ...] = ("2t",),
+    shape: tuple[int, int] = (10, 12),
+    date: int = 20240101,
+    missing: bool = False,
+) -> Path:
+    """Write a GRIB2 file with eccodes (sample ``regular_ll_sfc_grib2``): one message per field and step.
+
+    ``packing`` is a key of :data:`GRIB_PACKINGS` (or an eccodes ``packingType``); fields are eccodes
+    short names at 2 m above ground (``"2t"``, ``"2d"``...); ``missing`` leaves a bitmap hole at (0, 0).
+    """
+    import eccodes
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ny, nx = shape
+    with open(path, "wb") as fh:
+        for step in steps:
+            for index, short in enumerate(fields):
+                h = eccodes.codes_grib_new_from_samples("regular_ll_sfc_grib2")
+                try:
+                    grid = {"Ni": nx, "Nj": ny, "latitudeOfFirstGridPointInDegrees": 50.0,
+                            "longitudeOfFirstGridPointInDegrees": 0.0,
+                            "latitudeOfLastGridPointInDegrees": 50.0 - (ny - 1),
+                            "longitudeOfLastGridPointInDegrees": float(nx - 1),
+                            "iDirectionIncrementInDegrees": 1.0, "jDirectionIncrementInDegrees": 1.0}
+                    for key, value in grid.items():
+                        eccodes.codes_set(h, key, value)
+                    eccodes.codes_set(h, "dataDate", date)
+                    eccodes.codes_set(h, "dataTime", 0)
+                    eccodes.codes_set(h, "shortName", short)
+                    eccodes.codes_set(h, "typeOfFirstFixedSurface", 103)
+                    eccodes.codes_set(h, "level", 2)
+                    eccodes.codes_set(h, "stepRange", str(step))
+                    eccodes.codes_set(h, "packingType", GRIB_PACKINGS.get(packing, packing))
+                    eccodes.codes_set(h, "bitsPerValue", 16)
+                    values = grib_values(step, ny, nx, index)
+                    if missing:
+                        eccodes.codes_set(h, "bitmapPresent", 1)
+                        eccodes.codes_set(h, "missingValue", 9999.0)
+                        values = values.copy()
+                        values[0, 0] = 9999.0
+                    eccodes.codes_set_values(h, values.ravel())
+                    eccodes.codes_write(h, fh)
+                finally:
+                    eccodes.codes_release(h)
+    return path
+
+
+def hdf4_values(name: str, shape: tuple[int, int] = (20, 30)) -> np.ndarray:
+    """The values :func:`make_hdf4` writes for SDS ``name`` (``counts`` int16, others float32)."""
+    ramp = np.arange(shape[0] * shape[1]).reshape(shape) % 300
+    return ramp.astype("int16") if name == "counts" else (ramp / 7 + len(name)).astype("float32")
+
+
+def make_hdf4(
+    path: str | os.PathLike[str],
+    *,
+    names: tuple[str, ...] = ("counts", "reflectance"),
+    shape: tuple[int, ...] = (20, 30),
+    compression: str | None = "deflate",
+    units: str | None = None,
+) -> Path:
+    """Write an HDF4 file with pyhdf: one SDS per name (``compression`` "deflate", "rle" or None).
+
+    ``shape`` may have 3 dims (a variant VirtualiZarr's HDF4Parser cannot read).
+    """
+    from pyhdf.SD import SD, SDC
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        path.unlink()
+    codes = {"deflate": (SDC.COMP_DEFLATE, 4), "rle": (SDC.COMP_RLE, 0)}
+    f = SD(str(path), SDC.WRITE | SDC.CREATE)
+    try:
+        plane = (int(shape[-2]), int(shape[-1]))
+        for name in names:
+            values = hdf4_values(name, plane) if len(shape) == 2 else np.stack([hdf4_values(name, plane)] * shape[0])
+            sds = f.create(name, SDC.INT16 if values.dtype == np.int16 else SDC.FLOAT32, tuple(shape))
+            if compression is not None:
+                sds.setcompress(*codes[compression])
+            sds[:] = values
+            sds.units = units if units is not None else ("count" if name == "counts" else "reflectance")
+            sds.endaccess()
+        f.title = "vzskill HDF4 sample"
+    finally:
+        f.end()
+    return path

@@ -18,6 +18,7 @@ import warnings
 from typing import Any, Iterable
 
 from vzskill.format_extras import require_extra
+from vzskill.format_manifest import manifest_array, manifest_store
 from vzskill.formats import ParseError
 from vzskill.sources import display_name
 
@@ -69,18 +70,6 @@ def undecodable_codecs(codecs: Iterable[Any]) -> list[str]:
     return out
 
 
-def _with_dims(var: Any) -> Any:
-    """The variable's ManifestArray with its dimension names and attributes back in its metadata."""
-    from virtualizarr.manifests import ManifestArray
-    from zarr.core.metadata.v3 import ArrayV3Metadata
-
-    array = var.data
-    meta = array.metadata.to_dict()
-    meta["dimension_names"] = [str(d) for d in var.dims]
-    meta["attributes"] = {str(k): (int(v) if isinstance(v, int) else v) for k, v in var.attrs.items()}
-    return ManifestArray(metadata=ArrayV3Metadata.from_dict(meta), chunkmanifest=array.manifest)
-
-
 class TiffParser:
     """A VirtualiZarr parser for TIFF files (see the module docstring).
 
@@ -100,26 +89,25 @@ class TiffParser:
 
     def __call__(self, url: str, registry: Any) -> Any:
         require_extra("tiff", url)
-        from virtualizarr.manifests import ManifestGroup, ManifestStore
         from virtual_tiff import VirtualTIFF
 
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 nested = VirtualTIFF(ifd=self.ifd, ifd_layout="nested")(url, registry)
-                tree = nested.to_virtual_datatree()
+                tree = nested.to_virtual_datatree(loadable_variables=[])
         except (NotImplementedError, ValueError, RuntimeError, TypeError, AttributeError) as exc:  # virtual-tiff's refusals
             raise _refusal(url, exc) from exc
         arrays: dict[str, Any] = {}
         shape = None
         for name, node in tree.children.items():
-            array = _with_dims(node.to_dataset()[name])
+            array = manifest_array(node.to_dataset()[name])
             shape = array.shape if shape is None else shape
             if name in self.drop or (self.ifd is None and array.shape != shape):
                 continue  # dropped, or an overview / mask of another resolution
             self._check_codecs(url, name, array)
             arrays[name] = array
-        return ManifestStore(ManifestGroup(arrays=arrays, attributes={}), registry=registry)
+        return manifest_store(arrays, {}, registry)
 
     @staticmethod
     def _check_codecs(url: str, name: str, array: Any) -> None:

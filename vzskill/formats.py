@@ -175,10 +175,12 @@ def detect_kind(url: str, registry: Any = None, access: Access | None = None) ->
 _VIRTUALIZARR_PARSERS = {
     "netcdf3": "NetCDF3Parser", "fits": "FITSParser", "kerchunk-json": "KerchunkJSONParser",
     "kerchunk-parquet": "KerchunkParquetParser", "zarr": "ZarrParser", "zarr-zip": "ZippedZarrParser",
-    "hdf4": "HDF4Parser",
 }
 #: kind -> (module, class) of vzskill's parsers around other packages (``group=``, ``drop_variables=``)
-_OWN_PARSERS = {"tiff": ("vzskill.format_tiff", "TiffParser"), "grib": ("vzskill.format_grib", "GribParser")}
+_OWN_PARSERS = {
+    "tiff": ("vzskill.format_tiff", "TiffParser"), "grib": ("vzskill.format_grib", "GribParser"),
+    "hdf4": ("vzskill.format_hdf4", "Hdf4Parser"),
+}
 
 
 def make_parser(

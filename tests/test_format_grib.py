@@ -1,0 +1,116 @@
+"""GRIB2 sources (gribberish parser, eccodes as the direct reader): one message per chunk,
+multi-message and multi-field files, packings, groups, and the variants refused before writing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from vzskill.format_fixtures import grib_values, make_grib
+from vzskill.formats import detect_kind
+from vzskill.outcome import VirtualizeError
+from vzskill.parse import parse_files
+from vzskill.verify import verify
+from vzskill.write import virtualize
+
+pytestmark = pytest.mark.timeout(120)
+
+
+def _read(repo: Path, name: str) -> np.ndarray:
+    import icechunk
+    import zarr
+
+    repo_ = icechunk.Repository.open(icechunk.local_filesystem_storage(str(repo)),
+                                     authorize_virtual_chunk_access={f"file://{repo.parent}/": None})
+    return np.asarray(zarr.open_array(repo_.readonly_session("main").store, path=name, mode="r")[...])
+
+
+@pytest.mark.parametrize("packing", ["simple", "complex", "complex_spatial", "ccsds"])
+def test_grib_end_to_end(packing: str, tmp_path: Path) -> None:
+    grib = make_grib(tmp_path / f"{packing}.grib2", packing=packing)
+    assert detect_kind(str(grib)) == "grib"
+    [p] = parse_files([grib])
+    assert p.ok, p.error
+    tmp = p.dataset["tmp"]
+    assert tmp.dims == ("time", "latitude", "longitude") and tmp.shape == (3, 10, 12)
+    entries = tmp.data.manifest.dict()
+    assert len(entries) == 3 and len({e["offset"] for e in entries.values()}) == 3  # one message per chunk
+    repo = tmp_path / "repo"
+    result = virtualize([grib], repo)
+    assert result.nrefs == 3
+    report = verify(repo)
+    assert report.ok, report.format_table()
+    assert report.compared["tmp"] == 3 and report.compared["time"] == 1
+    np.testing.assert_allclose(_read(repo, "tmp"), np.stack([grib_values(s) for s in (0, 6, 12)]), atol=0.01)
+
+
+def test_two_fields_and_a_bitmap(tmp_path: Path) -> None:
+    grib = make_grib(tmp_path / "two.grib2", fields=("2t", "2d"), steps=(0, 6), missing=True)
+    [p] = parse_files([grib])
+    assert p.ok and sorted(p.dataset.data_vars) == ["dpt", "tmp"]
+    repo = tmp_path / "repo"
+    virtualize([grib], repo)
+    report = verify(repo)
+    assert report.ok, report.format_table()
+    assert report.compared["dpt"] == report.compared["tmp"] == 2
+    assert np.isnan(_read(repo, "dpt")[:, 0, 0]).all()  # the bitmap hole reads as NaN on both sides
+
+
+def test_series_of_files_along_time(tmp_path: Path) -> None:
+    files = [make_grib(tmp_path / f"f{d}.grib2", date=d, steps=(0, 6)) for d in (20240101, 20240102)]
+    repo = tmp_path / "repo"
+    result = virtualize(files, repo, concat_dim="time")
+    assert result.nrefs == 4
+    report = verify(repo)
+    assert report.ok, report.format_table()
+
+
+def test_group_picks_a_node_of_the_tree(tmp_path: Path) -> None:
+    grib = make_grib(tmp_path / "g.grib2")
+    [p] = parse_files([grib], group="hag/instant")
+    assert p.ok and list(p.dataset.data_vars) == ["tmp"]
+    [bad] = parse_files([grib], group="sfc/instant")
+    assert bad.error == "g.grib2: no GRIB group 'sfc/instant' -> pass one of group=['hag/instant']"
+
+
+def test_verify_catches_a_swapped_message(tmp_path: Path) -> None:
+    """eccodes' message positions are really used: two messages of equal size swapped in place (same
+    mtime) put the repository's references at the wrong steps."""
+    import os
+
+    grib = make_grib(tmp_path / "s.grib2", steps=(0, 6))
+    repo = tmp_path / "repo"
+    virtualize([grib], repo)
+    data = grib.read_bytes()
+    half = len(data) // 2
+    assert data[half:half + 4] == b"GRIB"
+    stat = grib.stat()
+    grib.write_bytes(data[half:] + data[:half])
+    os.utime(grib, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    report = verify(repo)
+    assert not report.ok and report.mismatch_counts.get("tmp", 0) >= 1, report.format_table()
+
+
+@pytest.mark.parametrize(("variant", "message"), [
+    ("ieee", r"^ieee\.grib2: variable 'tmp': its GRIB2 packing cannot be decoded by gribberish \(.*\) -> repack it "
+             r"\(grib_set -r -s packingType=grid_simple in\.grib2 out\.grib2\) or drop it: drop_variables=\['tmp'\]$"),
+    ("edition1", r"^edition1\.grib: GRIB edition 1 \(gribberish reads GRIB2 only\) -> convert it to GRIB2"),
+])
+def test_refused_before_writing(variant: str, message: str, tmp_path: Path) -> None:
+    if variant == "ieee":
+        path = make_grib(tmp_path / "ieee.grib2", packing="grid_ieee")
+    else:
+        import eccodes
+
+        path = tmp_path / "edition1.grib"
+        h = eccodes.codes_grib_new_from_samples("GRIB1")
+        with open(path, "wb") as fh:
+            eccodes.codes_write(h, fh)
+        eccodes.codes_release(h)
+    [p] = parse_files([path])
+    assert p.problem == "unsupported" and p.error is not None and re.search(message, p.error), p.error
+    with pytest.raises(VirtualizeError, match="nothing written"):
+        virtualize([path], tmp_path / "repo")

@@ -1,0 +1,116 @@
+"""GRIB2 sources through gribberish's VirtualiZarr parser: one GRIB message is one chunk.
+
+Messages of one field (same short name, level type and product kind) become one array
+``(time[, level...], y, x)`` whose chunks are the messages in file order; coordinates (time,
+levels, a regular grid's latitude/longitude) are small inlined arrays. Without ``group`` the
+file is collapsed into one root dataset where its content allows (gribberish's
+``collapse_groups=True``); ``group="hag/instant"`` (surface type / product kind, gribberish's
+stable layout) picks one node of the tree instead, so every file of a forecast series lands at
+the same path.
+
+Refused before anything is written (one line, file and fix): GRIB edition 1 (gribberish reads
+GRIB2 only), packings gribberish cannot decode here (checked by decoding the first message of
+each field), and a file whose fields need more than one group.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, Iterable
+
+from vzskill.format_extras import plain_registry, require_extra
+from vzskill.format_manifest import manifest_array, manifest_store
+from vzskill.formats import ParseError
+from vzskill.sources import display_name
+
+__all__ = ["GribParser"]
+
+_SPLIT = "virtualize one group per call: group='<surface>/<kind>' (see `vzskill inspect` with --group), or split the file"
+
+
+def _refuse(url: str, what: str, fix: str, variable: str | None = None) -> ParseError:
+    where = f"{display_name(url)}: variable '{variable}'" if variable else display_name(url)
+    return ParseError(f"{where}: {what} -> {fix}", kind="unsupported", fix=fix)
+
+
+def _node_store(tree: Any, path: str, registry: Any) -> Any:
+    """A ManifestStore of one node of the virtual tree (its arrays, dims and attributes kept)."""
+    ds = tree[path].to_dataset()
+    arrays = {str(name): manifest_array(var) for name, var in ds.variables.items()}
+    return manifest_store(arrays, ds.attrs, registry, [str(c) for c in ds.coords])
+
+
+def _data_nodes(tree: Any) -> list[str]:
+    return [node.path.strip("/") for node in tree.subtree if node.data_vars]
+
+
+def _first_message(var: Any) -> tuple[int, int] | None:
+    entry = next(iter(var.data.manifest.dict().values()), None)
+    return (int(entry["offset"]), int(entry["length"])) if entry and entry.get("path") else None
+
+
+class GribParser:
+    """A VirtualiZarr parser for GRIB2 files (see the module docstring).
+
+    Parameters
+    ----------
+    group
+        A node of gribberish's stable tree (``"hag/instant"``, ``"sfc/instant"``...); None = the
+        file collapsed into its root.
+    drop_variables
+        Short names (gribberish's lower-case names, e.g. ``"tmp"``) to leave out.
+    """
+
+    def __init__(self, group: str | None = None, drop_variables: Iterable[str] | None = None) -> None:
+        self.group = (group or "").strip("/") or None
+        self.drop = list(drop_variables or ())
+
+    def __call__(self, url: str, registry: Any) -> Any:
+        require_extra("grib", url)
+        from gribberish.virtualizarr import GribberishParser
+
+        registry = plain_registry(registry)
+        store, path = registry.resolve(url)
+        if bytes(store.get_range(path, start=7, length=1)) != b"\x02":
+            raise _refuse(url, "GRIB edition 1 (gribberish reads GRIB2 only)",
+                          "convert it to GRIB2 (grib_set -s edition=2 in.grib out.grib2) or skip the file")
+        parser = GribberishParser(drop_variables=self.drop or None, collapse_groups=self.group is None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                manifest = parser(url, registry)
+            except (ValueError, RuntimeError) as exc:
+                text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise _refuse(url, f"gribberish cannot read it ({text})",
+                              "check the file with grib_ls; skip it or split the messages gribberish rejects") from exc
+            tree = manifest.to_virtual_datatree(loadable_variables=[])
+        nodes = _data_nodes(tree)
+        for node in nodes:
+            self._decodes(url, store, path, tree[node].to_dataset() if node else tree.to_dataset())
+        if self.group is not None:
+            if self.group not in nodes:
+                fix = f"pass one of group={nodes!r}" if nodes else "check the file with grib_ls"
+                raise _refuse(url, f"no GRIB group {self.group!r}", fix)
+            return _node_store(tree, self.group, registry)
+        if nodes not in ([], [""]):
+            raise _refuse(url, f"fields in {len(nodes)} groups ({', '.join(nodes)})", _SPLIT.replace(
+                "'<surface>/<kind>'", repr(nodes[0])))
+        return manifest
+
+    @staticmethod
+    def _decodes(url: str, store: Any, path: str, ds: Any) -> None:
+        """Decode the first message of every field with gribberish (the codec the repository will use)."""
+        import gribberish
+
+        for name, var in ds.data_vars.items():
+            where = _first_message(var)
+            if where is None:
+                continue
+            message = bytes(store.get_range(path, start=where[0], length=where[1]))
+            try:
+                gribberish.parse_grib_array(message, 0)
+            except Exception as exc:  # noqa: BLE001 - gribberish raises TypeError/ValueError for undecodable packings
+                text = str(exc).strip().splitlines()[0]
+                raise _refuse(url, f"its GRIB2 packing cannot be decoded by gribberish ({text})",
+                              f"repack it (grib_set -r -s packingType=grid_simple in.grib2 out.grib2) or drop it: "
+                              f"drop_variables=['{name}']", str(name)) from exc

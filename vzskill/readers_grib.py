@@ -1,0 +1,217 @@
+"""Direct reads of GRIB2 sources with eccodes, for ``verify`` (registered for kind ``"grib"`` on import).
+
+The file is scanned message by message (``GRIB`` ... ``totalLength``); eccodes decodes each
+message's values (missing points from the bitmap -> NaN, as gribberish's codec returns them) and
+its identity: the field (discipline, category, number, level type, statistical process), the
+validity time and the level. A repository variable binds to the field of the first message it
+references; ``locate(offset)`` is the message's position in that field's grid ``(time[, level],
+y, x)`` (times and levels sorted, a level axis only when the field has more than one level, as
+gribberish builds it). A reference to a message of another field starts no block of the variable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from vzskill.source_readers import SourceFile, SourceVariable, register_reader
+
+__all__ = ["GribSource", "scan_messages"]
+
+#: names the GRIB file has no values for (none yet: ``spatial_ref`` is read as :class:`_GridMapping`)
+_NOT_IN_SOURCE: set[str] = set()
+_FIELD_KEYS = ("discipline", "parameterCategory", "parameterNumber", "typeOfFirstFixedSurface")
+
+
+@dataclass
+class Message:
+    """One GRIB2 message: where it is, which field it belongs to, when and at which level."""
+
+    offset: int
+    length: int
+    field: tuple[Any, ...]
+    time: tuple[int, int]
+    level: float
+    handle_bytes: bytes
+    regular: bool = True
+
+    def values(self, key: str = "values") -> np.ndarray:
+        """The decoded field (``key="latitudes"`` / ``"longitudes"``: the grid's coordinates)."""
+        import eccodes
+
+        h = eccodes.codes_new_from_message(self.handle_bytes)
+        try:
+            ny, nx = eccodes.codes_get(h, "Nj"), eccodes.codes_get(h, "Ni")
+            values = np.asarray(eccodes.codes_get_array(h, key), dtype="float64")
+            if key == "values" and eccodes.codes_get(h, "bitmapPresent"):
+                values[values == eccodes.codes_get(h, "missingValue")] = np.nan
+            return values.reshape(int(ny), int(nx))
+        finally:
+            eccodes.codes_release(h)
+
+
+def _statistical(h: Any) -> Any:
+    import eccodes
+
+    try:
+        return eccodes.codes_get(h, "typeOfStatisticalProcessing")
+    except eccodes.KeyValueNotFoundError:
+        return None
+
+
+def scan_messages(data: bytes) -> list[Message]:
+    """Every GRIB2 message of ``data`` with its identity (eccodes keys)."""
+    import eccodes
+
+    out, pos = [], data.find(b"GRIB")
+    while pos >= 0 and pos + 16 <= len(data):
+        length = int.from_bytes(data[pos + 8:pos + 16], "big")
+        chunk = data[pos:pos + length]
+        h = eccodes.codes_new_from_message(chunk)
+        try:
+            field = tuple(eccodes.codes_get(h, k) for k in _FIELD_KEYS) + (_statistical(h),)
+            time = (int(eccodes.codes_get(h, "validityDate")), int(eccodes.codes_get(h, "validityTime")))
+            level = float(eccodes.codes_get(h, "level"))
+            regular = str(eccodes.codes_get(h, "gridType")).startswith("regular_")
+        finally:
+            eccodes.codes_release(h)
+        out.append(Message(pos, length, field, time, level, chunk, regular))
+        pos = data.find(b"GRIB", pos + length)
+    return out
+
+
+class _GribVariable(SourceVariable):
+    def __init__(self, name: str, source: GribSource):
+        self.name, self.source = name, source
+        self.dtype = np.dtype("float64")
+        self.attrs = {}
+        self.members: list[Message] | None = None
+        self.times: list[tuple[int, int]] = []
+        self.levels: list[float] = []
+
+    def _bind(self, first: Message) -> None:
+        self.members = [m for m in self.source.messages if m.field == first.field]
+        self.times = sorted({m.time for m in self.members})
+        self.levels = sorted({m.level for m in self.members})
+
+    @property
+    def shape(self) -> tuple[int, ...]:  # type: ignore[override]
+        if self.members is None:
+            return ()
+        ny, nx = self.members[0].values().shape
+        return (len(self.times),) + ((len(self.levels),) if len(self.levels) > 1 else ()) + (ny, nx)
+
+    def _index(self, m: Message) -> tuple[int, ...]:
+        level = (self.levels.index(m.level),) if len(self.levels) > 1 else ()
+        return (self.times.index(m.time),) + level + (0, 0)
+
+    def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
+        m = self.source.by_offset.get(int(offset))
+        if m is None or m.length != int(length):
+            return None
+        if self.members is None:
+            self._bind(m)
+        return self._index(m) if m.field == self.members[0].field else None  # type: ignore[index]
+
+    def read(self, region: tuple[slice, ...]) -> np.ndarray:
+        out = np.full(self.shape, np.nan)
+        for m in self.members or []:
+            idx = self._index(m)[:-2]
+            if all(r.start <= i < r.stop for r, i in zip(region, idx, strict=False)):
+                out[idx] = m.values()
+        return np.array(out[region] if region else out)
+
+
+class _GribCoordinate(SourceVariable):
+    """A grid coordinate from eccodes: 1-D ``latitude`` / ``longitude`` of a regular grid (inlined in the
+    repository), 2-D for a projected grid (referenced as a whole message, decoded by gribberish's codec)."""
+
+    def __init__(self, name: str, source: GribSource, key: str):
+        self.name, self.source, self.key = name, source, key
+        self.dtype, self.attrs = np.dtype("float64"), {}
+        self.message: Message | None = None
+        first = source.messages[0]
+        grid = first.values(key)
+        self.regular = first.regular
+        self._values = (grid[:, 0] if key == "latitudes" else grid[0, :]) if self.regular else grid
+        self.shape = self._values.shape
+
+    def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
+        self.message = self.source.by_offset.get(int(offset))
+        return (0, 0) if self.message is not None and self.message.length == int(length) else None
+
+    def read(self, region: tuple[slice, ...]) -> np.ndarray:
+        values = self.message.values(self.key) if self.message is not None else self._values
+        return np.array(values[region] if region else values)
+
+
+class _GribTime(SourceVariable):
+    """The validity times of the file's messages, as gribberish encodes them (int64 seconds since 1970)."""
+
+    def __init__(self, name: str, source: GribSource):
+        import datetime as dt
+
+        self.name, self.dtype = name, np.dtype("int64")
+        self.attrs = {"units": "seconds since 1970-01-01 00:00:00", "calendar": "proleptic_gregorian"}
+        epoch = dt.datetime(1970, 1, 1)
+        times = sorted({m.time for m in source.messages})
+        stamps = [dt.datetime.strptime(f"{d:08d}{t:04d}", "%Y%m%d%H%M") for d, t in times]
+        self._values = np.array([int((s - epoch).total_seconds()) for s in stamps], dtype="int64")
+        self.shape = self._values.shape
+
+    def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
+        return None  # inlined in the repository, never referenced
+
+    def read(self, region: tuple[slice, ...]) -> np.ndarray:
+        return np.array(self._values[region] if region else self._values)
+
+
+class _GridMapping(SourceVariable):
+    """gribberish's CF grid-mapping variable ``spatial_ref``: a scalar whose value CF leaves free (its
+    attributes carry the CRS). The GRIB grid it describes exists in every message; its value is 0."""
+
+    def __init__(self, name: str):
+        self.name, self.dtype, self.attrs, self.shape = name, np.dtype("int64"), {}, ()
+
+    def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
+        return None
+
+    def read(self, region: tuple[slice, ...]) -> np.ndarray:
+        return np.array(0, dtype="int64")
+
+
+class GribSource(SourceFile):
+    """One GRIB2 file; every repository variable binds to the field of the messages it references."""
+
+    kind = "grib"
+
+    def __init__(self, url: str, registry: Any):
+        from vzskill.sources import local_path
+
+        if url.startswith("file://"):
+            with open(local_path(url), "rb") as fh:
+                data = fh.read()
+        else:
+            store, path = registry.resolve(url)
+            data = bytes(store.get(path).bytes())
+        self.messages = scan_messages(data)
+        self.by_offset = {m.offset: m for m in self.messages}
+        self.vars: dict[str, SourceVariable] = {}
+
+    def variable(self, path: str) -> SourceVariable | None:
+        if path not in self.vars:
+            name = path.rsplit("/", 1)[-1]
+            coordinate = {"latitude": "latitudes", "longitude": "longitudes"}.get(name)
+            if not self.messages or name in _NOT_IN_SOURCE:
+                return None
+            if coordinate:
+                self.vars[path] = _GribCoordinate(path, self, coordinate)
+            else:
+                special = {"time": _GribTime, "spatial_ref": lambda p, _s: _GridMapping(p)}.get(name)
+                self.vars[path] = special(path, self) if special else _GribVariable(path, self)
+        return self.vars[path]
+
+
+register_reader("grib", GribSource)
