@@ -24,13 +24,7 @@ from vzskill.verify_report import Stale, VerifyReport
 
 __all__ = ["check_containers", "classify", "find_stale"]
 
-_KINDS = {
-    "virtual-chunk-modified": "modified",
-    "object-not-found": "missing",
-    "no-container-for-virtual-chunk": "container",
-    "unauthorized-virtual-chunk-container": "container",
-    "invalid-credentials": "credentials",
-}
+_STALE_KINDS = {"missing": "missing", "modified": "modified", "container": "container", "permission": "credentials"}
 
 FIXES = {
     "missing": "restore the file, or re-virtualize without it (a new commit), or rename_paths to its new location",
@@ -40,26 +34,21 @@ FIXES = {
 
 
 def classify(exc: BaseException) -> str:
-    """``'modified'`` | ``'missing'`` | ``'container'`` | ``'credentials'`` | ``'unreadable'``."""
-    kind = _KINDS.get(str(getattr(exc, "kind", "") or ""))
+    """``'modified'`` | ``'missing'`` | ``'container'`` | ``'credentials'`` | ``'unreadable'``.
+
+    By :func:`vzskill.errors.explain` (icechunk ``ErrorKind``, obstore / builtin exception classes).
+    Only icechunk's generic fetch failure (``virtual-chunk-fetch``: the store's not-found error
+    survives as text only) is read by its message.
+    """
+    from vzskill.errors import explain
+
+    kind = _STALE_KINDS.get(explain(exc).kind)
     if kind is not None:
         return kind
-    if isinstance(exc, FileNotFoundError):
-        return "missing"
-    try:
-        from obstore.exceptions import NotFoundError, PermissionDeniedError, UnauthenticatedError
-
-        if isinstance(exc, NotFoundError):
+    if str(getattr(exc, "kind", "") or "") == "virtual-chunk-fetch":  # e.g. "Object at location ... not found"
+        low = str(exc).lower()
+        if "not found" in low or "no such file" in low or "nosuchkey" in low:
             return "missing"
-        if isinstance(exc, (PermissionDeniedError, UnauthenticatedError)):
-            return "credentials"
-    except ImportError:  # pragma: no cover
-        pass
-    low = str(exc).lower()  # icechunk wraps the store's error in a generic kind ("virtual-chunk-fetch")
-    if "checksum of the object owning the virtual chunk has changed" in low:
-        return "modified"
-    if "not found" in low or "no such file" in low or "nosuchkey" in low:
-        return "missing"
     return "unreadable"
 
 
