@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -322,3 +323,23 @@ def test_prepare_lays_out_tasks_for_a_manual_run(tmp_path: Path, capsys: pytest.
     out = capsys.readouterr().out
     assert f"{tmp_path / 'local_series'}/inputs/archive" in out and (tmp_path / "fits_image" / "prompt.txt").is_file()
     assert grade.grade("fits_image", tmp_path / "fits_image")["passed"] is False  # nothing solved yet
+
+
+def test_solution_runs_with_the_helper_bundled_in_the_installed_skill(tmp_path: Path) -> None:
+    """What an agent with only the skill folder has: vzskill from its scripts/ (the dependencies from the venv)."""
+    from vzskill.skill import install_skill
+
+    scripts = install_skill(tmp_path / "skills") / "scripts"
+    task_dir = tmp_path / "time_units"
+    task_dir.mkdir()
+    _generator("time_units").generate(task_dir)
+    code = (
+        "import runpy, sys, vzskill; print(vzskill.__file__); "
+        f"sys.argv = ['time_units.py', {str(task_dir)!r}]; "
+        f"runpy.run_path({str(ROOT / 'evals' / 'solutions' / 'time_units.py')!r}, run_name='__main__')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(scripts)}, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.splitlines()[0].startswith(str(scripts)), result.stdout
+    assert grade.grade("time_units", task_dir)["passed"]
