@@ -111,6 +111,22 @@ def test_icechunk_errors_by_kind(tmp_path: Path) -> None:
     assert problem.kind == "missing" and "\n" not in problem.message and " -> " in problem.message
 
 
+@pytest.mark.parametrize(
+    ("code", "kind"),
+    [("virtual-chunk-modified", "modified"), ("no-container-for-virtual-chunk", "container"),
+     ("invalid-credentials", "permission"), ("throttled", "network"), ("object-not-found", "missing"),
+     ("commit-conflict", "unknown")],
+)
+def test_icechunk_kind_codes_are_errorkind_members(code: str, kind: str) -> None:
+    import icechunk
+
+    from vzskill.errors import explain
+
+    assert code in {k.value for k in icechunk.ErrorKind}  # a code icechunk really raises
+    problem = explain(icechunk.IcechunkError(f"boom [{code}]", code), url="s3://b/x.nc")
+    assert problem.kind == kind and problem.message.startswith("x.nc: ") and " -> " in problem.message
+
+
 @pytest.mark.parametrize("path", [H5PY / "compound-dtype-complex.h5", FITS / "btable.fits"])
 def test_cli_one_line_no_asyncio_noise(path: Path) -> None:
     proc = subprocess.run([VZSKILL, "check", str(path)], capture_output=True, text=True, timeout=120)

@@ -21,6 +21,7 @@ and Python warnings around a command, so a failure prints exactly one line.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -143,35 +144,37 @@ def _by_type(exc: BaseException, url: str | None, name: str, variable: str | Non
     return None
 
 
-_ICECHUNK_KINDS: dict[str, tuple[str, str, str]] = {
-    # ErrorKind value -> (problem kind, what happened, fix)
-    "object-not-found": ("missing", "a referenced object is missing", CHECK_PATH),
-    "chunk-not-found": ("missing", "a chunk is missing", "re-virtualize the file"),
-    "repository-not-found": ("missing", "no repository there", "check the repository path/URL"),
-    "virtual-chunk-modified": ("modified", "a source file changed after it was virtualized",
-                               "re-virtualize the changed file (vzskill verify names it)"),
-    "no-container-for-virtual-chunk": ("container", "no virtual chunk container covers a referenced file",
-                                       "add a container for the file's prefix (containers_for(urls))"),
-    "unauthorized-virtual-chunk-container": ("container", "the virtual chunk container is not authorized",
-                                             "pass authorize_virtual_chunk_access for the prefix"),
-    "invalid-credentials": ("permission", "credentials refused", "check the credentials"),
-    "virtual-chunk-fetch": ("network", "a source chunk could not be fetched", "check the source store and retry"),
-    "throttled": ("network", "the store throttled the requests", "retry later, or lower the concurrency"),
-    "object-store": ("network", "the object store failed", "check the endpoint/network and retry"),
-    "io": ("network", "an I/O error occurred", "check the storage and retry"),
-}
+@functools.cache
+def _icechunk_kinds() -> dict[str, tuple[str, str, str]]:
+    """icechunk ``ErrorKind`` -> (problem kind, what happened, fix); built on first use (icechunk is heavy)."""
+    from icechunk import ErrorKind as K
+
+    return {
+        K.OBJECT_NOT_FOUND: ("missing", "a referenced object is missing", CHECK_PATH),
+        K.CHUNK_NOT_FOUND: ("missing", "a chunk is missing", "re-virtualize the file"),
+        K.REPOSITORY_NOT_FOUND: ("missing", "no repository there", "check the repository path/URL"),
+        K.VIRTUAL_CHUNK_MODIFIED: ("modified", "a source file changed after it was virtualized",
+                                   "re-virtualize the changed file (vzskill verify names it)"),
+        K.NO_CONTAINER_FOR_VIRTUAL_CHUNK: ("container", "no virtual chunk container covers a referenced file",
+                                           "add a container for the file's prefix (containers_for(urls))"),
+        K.UNAUTHORIZED_VIRTUAL_CHUNK_CONTAINER: ("container", "the virtual chunk container is not authorized",
+                                                 "pass authorize_virtual_chunk_access for the prefix"),
+        K.INVALID_CREDENTIALS: ("permission", "credentials refused", "check the credentials"),
+        K.VIRTUAL_CHUNK_FETCH: ("network", "a source chunk could not be fetched", "check the source store and retry"),
+        K.THROTTLED: ("network", "the store throttled the requests", "retry later, or lower the concurrency"),
+        K.OBJECT_STORE: ("network", "the object store failed", "check the endpoint/network and retry"),
+        K.IO: ("network", "an I/O error occurred", "check the storage and retry"),
+    }
 
 
 def _icechunk(exc: BaseException, name: str) -> Problem | None:
-    try:
-        import icechunk
-    except ImportError:  # pragma: no cover - icechunk is a dependency
-        return None
+    import icechunk
+
     if not isinstance(exc, icechunk.IcechunkError):
         return None
-    code = str(getattr(exc, "kind", "") or "")
-    kind, what, fix = _ICECHUNK_KINDS.get(code, ("unknown", f"icechunk error [{code or type(exc).__name__}]",
-                                                  "see the message; rerun with VZSKILL_DEBUG=1 for details"))
+    code = str(exc.kind or "")
+    kind, what, fix = _icechunk_kinds().get(code, ("unknown", f"icechunk error [{code or type(exc).__name__}]",
+                                                   "see the message; rerun with VZSKILL_DEBUG=1 for details"))
     return _problem(kind, f"{name}: {what} ({_text(exc)})", fix)
 
 
