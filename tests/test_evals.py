@@ -343,3 +343,12 @@ def test_solution_runs_with_the_helper_bundled_in_the_installed_skill(tmp_path: 
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.splitlines()[0].startswith(str(scripts)), result.stdout
     assert grade.grade("time_units", task_dir)["passed"]
+
+
+def test_trigger_evals_are_a_skill_creator_trigger_set() -> None:
+    """evals/trigger_evals.json: queries with should_trigger (description optimization), both classes present."""
+    queries = json.loads((ROOT / "evals" / "trigger_evals.json").read_text())
+    assert all(set(q) == {"query", "should_trigger"} and isinstance(q["should_trigger"], bool) for q in queries)
+    assert len({q["query"] for q in queries}) == len(queries)
+    positives = sum(q["should_trigger"] for q in queries)
+    assert positives >= 8 and len(queries) - positives >= 8
