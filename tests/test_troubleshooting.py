@@ -385,6 +385,55 @@ def _(c: Ctx):
     np.testing.assert_array_equal(got["time"].values, np.concatenate([e["time"].values for e in c.expected[:2]]))
 
 
+def _shifted_pair(c: Ctx, **open_kwargs: Any) -> tuple[list[xr.Dataset], list[str]]:
+    """temp_000.nc and a copy of temp_001.nc whose lat is shifted by 2.5 degrees (another grid)."""
+    import h5py
+
+    shifted = c.work / "temp_001_shifted.nc"
+    if not shifted.exists():
+        shutil.copy(c.data / "series" / "temp_001.nc", shifted)
+        with h5py.File(shifted, "r+") as f:
+            f["lat"][...] = f["lat"][...] + 2.5
+    urls = [c.url("series/temp_000.nc"), shifted.as_uri()]
+    registry = ObjectStoreRegistry({c.root: LocalStore(prefix=c.data), c.work.as_uri(): LocalStore(prefix=c.work)})
+    return [vz.open_virtual_dataset(u, registry=registry, parser=HDFParser(), **open_kwargs) for u in urls], urls
+
+
+@trigger("override-unchecked")
+def _(c: Ctx):
+    pair, urls = _shifted_pair(c, loadable_variables=[])
+    combined = c.concat(pair)  # no error, no warning
+    repo = icechunk.Repository.create(c.storage(), _config_for(c, c.work), _creds_for(c, c.work))
+    c.write(repo, combined)
+    got = c.read(repo)
+    shifted_lat = c.expected[1]["lat"].values + 2.5
+    np.testing.assert_array_equal(got["lat"].values, c.expected[0]["lat"].values)  # silently the first file's
+    assert not np.array_equal(got["lat"].values, shifted_lat)
+    loaded, _ = _shifted_pair(c)
+    return [raised(lambda: xr.concat(loaded, dim="time", coords="minimal", compat="override", join="exact"))]
+
+
+def _config_for(c: Ctx, extra: Path) -> icechunk.RepositoryConfig:
+    config = c.config()
+    config.set_virtual_chunk_container(icechunk.VirtualChunkContainer(extra.as_uri() + "/", icechunk.local_filesystem_store(str(extra))))
+    return config
+
+
+def _creds_for(c: Ctx, extra: Path) -> dict[str, Any]:
+    return icechunk.containers_credentials({c.prefix: icechunk.credentials.LocalFileSystemAccess,
+                                            extra.as_uri() + "/": icechunk.credentials.LocalFileSystemAccess})
+
+
+@fix("override-unchecked")
+def _(c: Ctx):
+    _, urls = _shifted_pair(c)
+    report = vzskill.check.check(urls)
+    assert [f.kind for f in report.findings if f.severity == "error"] == ["coordinate_values"]
+    assert "temp_001_shifted.nc" in report.findings[0].message
+    same_grid = xr.concat(c.series[:2], dim="time", coords="minimal", compat="override", join="exact")
+    np.testing.assert_array_equal(same_grid["lat"].values, c.expected[0]["lat"].values)
+
+
 def _mixed_units_times(c: Ctx, **open_kwargs: Any) -> np.ndarray:
     pair = [c.open("series/temp_000.nc", **open_kwargs), c.open("variants/other_time_units.nc", **open_kwargs)]
     repo = c.repo()
