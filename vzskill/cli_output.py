@@ -1,4 +1,4 @@
-"""CLI output: one-line messages, JSON on stdout (:func:`vzskill.jsonable.jsonable`), the stage progress bar (stderr,
+"""CLI output: the program name, ``CLIError`` (a ready one-line failure), one-line messages, JSON on stdout (:func:`vzskill.jsonable.jsonable`), the stage progress bar (stderr,
 terminals only; ``rich`` is imported when a bar is drawn). Standard library only at module level.
 """
 
@@ -7,6 +7,18 @@ from __future__ import annotations
 import json
 import sys
 from typing import Any
+
+
+PROG = "vzskill"
+
+
+class CLIError(Exception):
+    """A failure with a ready one-line message and an exit code."""
+
+    def __init__(self, message: str, exit_code: int = 2, payload: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        self.payload = payload or {}
 
 
 def _one_line(text: str) -> str:
