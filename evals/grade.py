@@ -3,6 +3,7 @@
 Usage::
 
     python evals/grade.py TASK_ID TASK_DIR [--json]
+    python evals/grade.py --all ROOT [--json]      # every ROOT/<name> folder; pass rate (skill-creator benchmark)
 
 ``TASK_ID`` is the eval's ``id`` (integer) or ``name``; ``TASK_DIR`` is the folder the task's
 generator laid out (it holds ``task.json``: where the repository is, which files it must match).
@@ -331,23 +332,50 @@ def grade(task_id: str, task_dir: str | os.PathLike[str]) -> dict[str, Any]:
     return {"task": entry["name"], "id": entry["id"], "passed": all(r.passed for r in results), "results": [asdict(r) for r in results]}
 
 
+def grade_all(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """Grade every task folder ``root/<name>`` that exists (as evals/prepare.py lays them out)."""
+    names = [e["name"] for e in json.loads(EVALS.read_text())["evals"] if (Path(root) / e["name"] / "task.json").is_file()]
+    if not names:
+        raise GradeError(f"{root}: no task folders (<name>/task.json) -> run evals/prepare.py {root} first")
+    reports = [grade(name, Path(root) / name) for name in names]
+    checks = [r for report in reports for r in report["results"]]
+    return {
+        "passed": all(report["passed"] for report in reports),
+        "tasks_passed": sum(report["passed"] for report in reports),
+        "tasks": len(reports),
+        "expectation_pass_rate": round(sum(r["passed"] for r in checks) / len(checks), 4),
+        "reports": reports,
+    }
+
+
+def _print(report: dict[str, Any]) -> None:
+    for r in report["results"]:
+        print(f"{'PASS' if r['passed'] else 'FAIL'}  {r['text']}: {r['detail']}")
+    print(f"{report['task']}: {'passed' if report['passed'] else 'FAILED'}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("task_id")
-    parser.add_argument("task_dir")
+    parser.add_argument("task_id", help="eval id or name; or --all with ROOT as the only argument")
+    parser.add_argument("task_dir", nargs="?")
+    parser.add_argument("--all", action="store_true", help="TASK_ID is a ROOT of task folders: grade every one")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
+    if (args.task_dir is None) != args.all:
+        parser.error("pass TASK_ID TASK_DIR, or --all ROOT")
     try:
-        report = grade(args.task_id, args.task_dir)
+        report = grade_all(args.task_id) if args.all else grade(args.task_id, args.task_dir)
     except GradeError as exc:
         print(f"grade.py: {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps(report, indent=2))
+    elif args.all:
+        for one in report["reports"]:
+            _print(one)
+        print(f"{report['tasks_passed']}/{report['tasks']} tasks passed, expectation pass rate {report['expectation_pass_rate']:.0%}")
     else:
-        for r in report["results"]:
-            print(f"{'PASS' if r['passed'] else 'FAIL'}  {r['text']}: {r['detail']}")
-        print(f"{report['task']}: {'passed' if report['passed'] else 'FAILED'}")
+        _print(report)
     return 0 if report["passed"] else 1
 
 

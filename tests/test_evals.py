@@ -313,6 +313,16 @@ def test_cli_exit_codes(solved: Callable[[str], Path], tmp_path: Path, capsys: p
     assert json.loads(result.stdout)["passed"] is False
     assert grade.main(["local_series", str(solved("local_series"))]) == 0
     assert "local_series: passed" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        grade.main(["--all", str(tmp_path), "extra"])
+    assert grade.main(["--all", str(tmp_path / "empty")]) == 2
+    shutil.copytree(solved("local_series"), tmp_path / "root" / "local_series")
+    (tmp_path / "root" / "fits_image").mkdir()
+    _generator("fits_image").generate(tmp_path / "root" / "fits_image")  # not solved
+    capsys.readouterr()
+    assert grade.main(["--all", str(tmp_path / "root"), "--json"]) == 1
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["tasks"], summary["tasks_passed"]) == (2, 1) and 0 < summary["expectation_pass_rate"] < 1
 
 
 def test_prepare_lays_out_tasks_for_a_manual_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
