@@ -78,6 +78,4 @@ def require_extra(kind: str, url: str, *, verify: bool = False) -> None:
 def plain_registry(registry: Any) -> Any:
     """``registry`` with real obstore stores: parsers that hand the store to a Rust reader (async-tiff,
     gribberish's ``obstore.open_reader``) cannot use the in-memory prefetched store of :mod:`vzskill.reading`."""
-    from vzskill.reading import PrefetchRegistry
-
-    return registry._registry if isinstance(registry, PrefetchRegistry) else registry
+    return getattr(registry, "wrapped", registry)  # vzskill.reading.PrefetchRegistry.wrapped
