@@ -89,6 +89,31 @@ def test_reference_solution_copies_sections_the_installed_skill_has(name: str, t
     assert not missing, f"{name}: sections not in the installed skill {folder.name}: {missing}"
 
 
+# stdlib / task-plumbing names a solution may use although the skill never spells them
+PLUMBING = {"annotations", "argv", "insert", "params", "monotonic", "parents", "read_text", "splitlines"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_solution_uses_only_names_the_installed_skill_shows(name: str, tmp_path: Path) -> None:
+    """Every attribute, keyword argument and imported name of a solution appears in the skill's Markdown."""
+    import ast
+
+    from vzskill.skill import install_skill
+
+    folder = install_skill(tmp_path / "skills")
+    words = {w for p in folder.rglob("*.md") if "scripts" not in p.relative_to(folder).parts
+             for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", p.read_text())}
+    used = set()
+    for node in ast.walk(ast.parse((ROOT / "evals" / "solutions" / f"{name}.py").read_text())):
+        if isinstance(node, ast.Attribute):
+            used.add(node.attr)
+        elif isinstance(node, ast.keyword) and node.arg:
+            used.add(node.arg)
+        elif isinstance(node, ast.ImportFrom):
+            used.update(alias.name for alias in node.names)
+    assert not used - words - PLUMBING, f"{name} uses names the skill never shows: {sorted(used - words - PLUMBING)}"
+
+
 # --------------------------------------------------------------------------- task folders
 
 
