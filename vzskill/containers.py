@@ -74,7 +74,25 @@ def credential_for(prefix: str, access: Access | None = None) -> Any:
 
 
 def containers_for(urls: Iterable[str | os.PathLike[str]], access: Access | None = None) -> list[icechunk.VirtualChunkContainer]:
-    """One ``VirtualChunkContainer`` per root of ``urls`` (prefix = root + ``/``)."""
+    """One ``VirtualChunkContainer`` per root of ``urls`` (prefix = root + ``/``).
+
+    Parameters
+    ----------
+    urls
+        The source files the repository will reference.
+    access
+        How to reach the sources (credentials, region, endpoint, anonymous); ``None``: from the environment.
+
+    Returns
+    -------
+    list[icechunk.VirtualChunkContainer]
+
+    Raises
+    ------
+    SourceError
+        A URL :func:`vzskill.sources.parse_sources` rejects, an Azure container without account, a scheme icechunk
+        has no container for.
+    """
     return [
         icechunk.VirtualChunkContainer(source.prefix, container_store(source, access))
         for source in roots(parse_sources(urls)).values()
@@ -86,7 +104,26 @@ def repository_config(
     access: Access | None = None,
     base: icechunk.RepositoryConfig | None = None,
 ) -> icechunk.RepositoryConfig:
-    """``RepositoryConfig`` (default or ``base``) with a container for every root of ``urls``."""
+    """``RepositoryConfig`` (default or ``base``) with a container for every root of ``urls``.
+
+    Parameters
+    ----------
+    urls
+        The source files the repository will reference.
+    access
+        How to reach the sources (credentials, region, endpoint, anonymous); ``None``: from the environment.
+    base
+        A config to extend (it is modified); ``None``: ``RepositoryConfig.default()``.
+
+    Returns
+    -------
+    icechunk.RepositoryConfig
+
+    Raises
+    ------
+    SourceError
+        As :func:`containers_for`.
+    """
     config = base if base is not None else icechunk.RepositoryConfig.default()
     for container in containers_for(urls, access):
         config.set_virtual_chunk_container(container)
@@ -98,7 +135,22 @@ def authorizations(
     access: Access | None = None,
     access_by_prefix: Mapping[str, Access] | None = None,
 ) -> dict[str, Any]:
-    """``containers_credentials`` for the given container prefixes."""
+    """``containers_credentials`` for the given container prefixes (``authorize_virtual_chunk_access``).
+
+    Parameters
+    ----------
+    prefixes
+        Container prefixes (``file:///dir/``, ``s3://bucket/``, ``https://host/``...).
+    access
+        How to reach the sources (credentials, region, endpoint, anonymous); ``None``: from the environment.
+    access_by_prefix
+        Per-prefix overrides of ``access``.
+
+    Returns
+    -------
+    dict[str, Any]
+        ``{prefix: credentials}`` as icechunk expects them.
+    """
     overrides = dict(access_by_prefix or {})
     return icechunk.containers_credentials(
         {p: credential_for(p, overrides.get(p, access)) for p in prefixes}
@@ -106,7 +158,23 @@ def authorizations(
 
 
 def source_prefixes(urls: Iterable[str | os.PathLike[str]]) -> list[str]:
-    """Container prefixes (trailing ``/``) for ``urls``."""
+    """Container prefixes (trailing ``/``) for ``urls``.
+
+    Parameters
+    ----------
+    urls
+        Local paths and/or URLs.
+
+    Returns
+    -------
+    list[str]
+        One prefix per root, first-seen order.
+
+    Raises
+    ------
+    SourceError
+        As :func:`vzskill.sources.parse_sources`.
+    """
     return [s.prefix for s in roots(parse_sources(urls)).values()]
 
 
@@ -159,7 +227,18 @@ def prefix_config(
 
 
 def declared_prefixes(storage: icechunk.Storage) -> list[str]:
-    """Container prefixes a repository declares (empty if it has none or does not exist)."""
+    """Container prefixes a repository declares.
+
+    Parameters
+    ----------
+    storage
+        The repository's storage.
+
+    Returns
+    -------
+    list[str]
+        Sorted; empty when the repository declares none or does not exist.
+    """
     if not icechunk.Repository.exists(storage):
         return []
     config = icechunk.Repository.fetch_config(storage)
@@ -186,9 +265,28 @@ def open_repo(
 ) -> icechunk.Repository:
     """Open an existing repository and authorize the containers it declares.
 
-    ``allow`` limits what is authorized to containers at or below the given prefixes (a reader's
-    explicit trust list); by default every declared container is authorized. Raises ``SourceError``
-    when an allowed prefix is not declared by the repository.
+    Parameters
+    ----------
+    storage
+        The repository's storage.
+    access
+        How to reach the sources (credentials, region, endpoint, anonymous); ``None``: from the environment.
+    allow
+        Authorize only containers at or below these prefixes (a reader's explicit trust list; local directories
+        allowed); ``None``: every declared container.
+    access_by_prefix
+        Per-prefix overrides of ``access``.
+
+    Returns
+    -------
+    icechunk.Repository
+
+    Raises
+    ------
+    SourceError
+        An allowed prefix the repository does not declare.
+    icechunk.IcechunkError
+        No repository in ``storage`` (``ErrorKind.REPOSITORY_NOT_FOUND``) or the storage cannot be read.
     """
     declared = declared_prefixes(storage)
     if allow is not None:
@@ -215,8 +313,28 @@ def create_repo(
 ) -> icechunk.Repository:
     """Create (or, with ``exist_ok``, open) a repository whose containers cover ``urls``.
 
-    On an existing repository, containers missing for ``urls`` are added and saved. The returned
-    repository is authorized for every container it declares.
+    Parameters
+    ----------
+    storage
+        Where the repository lives.
+    urls
+        The source files it will reference (their roots become containers).
+    access
+        How to reach the sources (credentials, region, endpoint, anonymous); ``None``: from the environment.
+    config
+        A ``RepositoryConfig`` to start from.
+    exist_ok
+        Open an existing repository instead of failing; containers missing for ``urls`` are added and saved.
+
+    Returns
+    -------
+    icechunk.Repository
+        Authorized for every container it declares.
+
+    Raises
+    ------
+    SourceError
+        A repository exists and ``exist_ok`` is False, or a URL cannot be used (as :func:`containers_for`).
     """
     urls = list(urls)
     wanted = repository_config(urls, access, base=config)
@@ -234,7 +352,27 @@ def add_containers(
     urls: Iterable[str | os.PathLike[str]],
     access: Access | None = None,
 ) -> icechunk.Repository:
-    """Declare containers for ``urls`` on an existing repository (persisted) and return it authorized."""
+    """Declare containers for ``urls`` on an existing repository (the config is saved).
+
+    Parameters
+    ----------
+    storage
+        The repository's storage.
+    urls
+        Source files whose roots need a container.
+    access
+        How to reach the sources (credentials, region, endpoint, anonymous); ``None``: from the environment.
+
+    Returns
+    -------
+    icechunk.Repository
+        Authorized for every container it declares.
+
+    Raises
+    ------
+    SourceError
+        As :func:`containers_for`.
+    """
     urls = list(urls)
     declared = declared_prefixes(storage)
     missing = [u for u in urls if not any(parse_source(u).url.startswith(p) for p in declared)]

@@ -188,7 +188,17 @@ def diagnose(
 ) -> DoctorReport:
     """Compare the installed (or given) versions with :data:`TESTED`.
 
-    ``versions`` / ``python`` override what is installed (used by the tests to simulate other stacks).
+    Parameters
+    ----------
+    versions
+        ``{package: version or None}`` overriding what is installed (simulates other stacks).
+    python
+        The Python version to judge instead of the running one.
+
+    Returns
+    -------
+    DoctorReport
+        ``checks`` (python, every tested package, the optional ones), ``ok``, ``exit_code``, ``errors``.
     """
     versions = dict(versions or {})
     report = DoctorReport(python=sys.version.split()[0] if python is None else ".".join(map(str, python)), platform=platform.platform())
@@ -208,6 +218,16 @@ def stack_problem(
 
     Only the hard requirements are checked: Python >= 3.12 and icechunk >= 2 (plus virtualizarr,
     obspec-utils, zarr, xarray present and new enough).
+
+    Parameters
+    ----------
+    versions, python
+        As :func:`diagnose`.
+
+    Returns
+    -------
+    str | None
+        ``"unsupported stack (...): why -> fix"`` or ``None``.
     """
     report = diagnose(versions, python)
     errors = [c for c in report.errors if c.name in ("python", *REQUIRED_MIN)]

@@ -336,7 +336,22 @@ def inspect_files(urls: Iterable[str | os.PathLike[str]], access: Access | None 
 
 
 def inspect_file(url: str | os.PathLike[str], access: Access | None = None, *, group: str | None = None) -> FileInfo:
-    """Describe one file (see :func:`inspect_files`)."""
+    """Describe one file (see :func:`inspect_files`).
+
+    Parameters
+    ----------
+    url
+        A local path or URL.
+    access
+        How to reach the sources (credentials, region, endpoint, anonymous); ``None``: from the environment.
+    group
+        HDF5/NetCDF4 group to describe instead of the root.
+
+    Returns
+    -------
+    FileInfo
+        Never raises for a bad file: ``FileInfo.error`` says what is wrong.
+    """
     return inspect_files([url], access, group=group)[0]
 
 

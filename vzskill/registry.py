@@ -182,7 +182,27 @@ def build_registry(
     *,
     access_by_root: Mapping[str, Access] | None = None,
 ) -> ObjectStoreRegistry:
-    """One store per root of ``urls``; ``access_by_root`` overrides ``access`` for a given root key."""
+    """The registry VirtualiZarr parsers read ``urls`` through: one obstore store per root.
+
+    Parameters
+    ----------
+    urls
+        Local paths or URLs; local files share their common parent directory as one root.
+    access
+        How to reach the sources (credentials, region, endpoint, anonymous); ``None``: from the environment.
+    access_by_root
+        Per-root overrides of ``access``, keyed like the registry (``"s3://bucket"``, ``"https://host"``).
+
+    Returns
+    -------
+    ObjectStoreRegistry
+        A :class:`SourceRegistry`: an unmatched URL raises :class:`UnmatchedURLError` naming the key it needs.
+
+    Raises
+    ------
+    SourceError
+        No URLs, an unsupported scheme, a local directory that does not exist, an Azure container without account.
+    """
     sources = parse_sources(urls)
     overrides = dict(access_by_root or {})
     registry = SourceRegistry(access=access)
@@ -220,6 +240,18 @@ def check_registry(mapping: Mapping[str, Any], urls: Iterable[str]) -> None:
 
     Catches the two classic mistakes: regex keys (obspec-utils matches plain prefixes only)
     and keys whose scheme/bucket/host differs from the URLs.
+
+    Parameters
+    ----------
+    mapping
+        The registry's ``{key: store}`` mapping as written by hand.
+    urls
+        The URLs the registry must resolve.
+
+    Raises
+    ------
+    SourceError
+        A key that looks like a regular expression, or a URL no key matches (the message names the right key).
     """
     for key in mapping:
         if looks_like_regex(key):

@@ -178,7 +178,24 @@ def _normalize_cached(text: str, cwd: str) -> str:
 
 
 def parse_source(url: str | os.PathLike[str], local_root: str | None = None) -> Source:
-    """Describe one URL. ``local_root`` (a directory) overrides the root of local files."""
+    """Describe one URL: scheme, root (the registry key), path below the root.
+
+    Parameters
+    ----------
+    url
+        A local path (relative paths are resolved against the working directory) or a URL.
+    local_root
+        For local files: the directory to use as root instead of the file's own directory.
+
+    Returns
+    -------
+    Source
+
+    Raises
+    ------
+    SourceError
+        An unsupported scheme, a URL without bucket/host, a local file not below ``local_root`` or at ``/``.
+    """
     full = normalize_url(url)
     parsed = urlparse(full)
     scheme = parsed.scheme
@@ -200,7 +217,23 @@ def parse_source(url: str | os.PathLike[str], local_root: str | None = None) -> 
 
 
 def parse_sources(urls: Iterable[str | os.PathLike[str]]) -> list[Source]:
-    """Describe many URLs; local files share one root (their common parent directory)."""
+    """Describe many URLs; local files share one root (their common parent directory).
+
+    Parameters
+    ----------
+    urls
+        Local paths and/or URLs.
+
+    Returns
+    -------
+    list[Source]
+        In input order.
+
+    Raises
+    ------
+    SourceError
+        No URLs, or one that :func:`parse_source` rejects.
+    """
     full = [normalize_url(u) for u in urls]
     if not full:
         raise SourceError("no source URLs given")
