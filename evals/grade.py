@@ -124,10 +124,10 @@ def open_dataset(session: Any, group: str | None = None) -> Any:
 # --------------------------------------------------------------------------- sources
 
 
-def _open_source_file(path: Path, engine: str) -> Any:
+def _open_source_file(path: Path, engine: str, group: str | None = None) -> Any:
     import xarray as xr
 
-    return xr.open_dataset(path, engine=engine).load()
+    return xr.open_dataset(path, engine=engine, group=group).load()
 
 
 def source_dataset(spec: dict[str, Any], task_dir: Path) -> Any:
@@ -144,7 +144,7 @@ def source_dataset(spec: dict[str, Any], task_dir: Path) -> Any:
     if "grid" in spec:
         grid = [[_open_source_file(task_dir / f, engine) for f in row] for row in spec["grid"]]
         return xr.combine_nested(grid, concat_dim=spec["concat_dims"], **{**options, "data_vars": "all"})
-    parts = [_open_source_file(task_dir / f, engine) for f in spec["files"]]
+    parts = [_open_source_file(task_dir / f, engine, spec.get("group")) for f in spec["files"]]
     return parts[0] if len(parts) == 1 else xr.concat(parts, dim=spec.get("concat_dim", "time"), **options)
 
 
@@ -209,7 +209,7 @@ def check_values_equal(ctx: Context, check: dict[str, Any]) -> str:
 def _chunk_grid(session: Any, name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
     import zarr
 
-    array = zarr.open_group(session.store, mode="r")[name]
+    array = zarr.open_group(session.store, mode="r")[name.lstrip("/")]
     assert isinstance(array, zarr.Array), f"{name} is not an array"
     return tuple(array.shape), tuple(array.chunks)
 
@@ -222,10 +222,11 @@ def check_chunks(ctx: Context, check: dict[str, Any]) -> str:
     session = _ref(ctx, check)
     stored = [tuple(r) for r in check.get("stored", [])]
     counts = {"virtual": 0, "stored": 0}
+    prefix = f"/{check['group']}" if check.get("group") else ""
     for name in check["variables"]:
-        shape, chunks = _chunk_grid(session, name)
+        shape, chunks = _chunk_grid(session, f"{prefix}/{name}")
         for index in np.ndindex(*[math.ceil(s / c) for s, c in zip(shape, chunks, strict=True)]):
-            kind = session.chunk_type(f"/{name}", list(index))
+            kind = session.chunk_type(f"{prefix}/{name}", list(index))
             start = index[0] * chunks[0]
             want_stored = any(lo <= start < hi for lo, hi in stored)
             if want_stored:
