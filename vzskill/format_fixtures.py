@@ -203,3 +203,32 @@ def make_hdf4(
     finally:
         f.end()
     return path
+
+
+def make_zipped_zarr(path: str | os.PathLike[str], *, deflate: bool = False) -> Path:
+    """A zipped Zarr v3 store (zarr's ``ZipStore``): ``temperature(time, lat, lon)`` float32 in
+    ``(1, 10, 15)`` chunks and ``time``; ``deflate=True`` re-zips it with DEFLATE members (refused)."""
+    import zipfile
+
+    import zarr
+    from zarr.storage import ZipStore
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    target = path.with_name(path.name + ".stored") if deflate else path
+    store = ZipStore(target, mode="w")
+    group = zarr.open_group(store, mode="w", zarr_format=3)
+    temperature = group.create_array("temperature", shape=(4, 20, 30), chunks=(1, 10, 15), dtype="float32",
+                                     dimension_names=("time", "lat", "lon"))
+    temperature[:] = np.arange(2400, dtype="float32").reshape(4, 20, 30) / 10
+    time = group.create_array("time", shape=(4,), chunks=(4,), dtype="int32", dimension_names=("time",))
+    time[:] = np.arange(4, dtype="int32")
+    time.attrs["units"] = "days since 2024-01-01"
+    store.close()
+    if deflate:
+        with zipfile.ZipFile(target) as src, zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                if info.filename not in dst.namelist():
+                    dst.writestr(info.filename, src.read(info))
+        target.unlink()
+    return path

@@ -25,6 +25,7 @@ HDF4_MAGIC = b"\x0e\x03\x13\x01"
 GZIP_MAGIC = b"\x1f\x8b"
 TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")  # classic and BigTIFF, both byte orders
 GRIB_MAGIC = b"GRIB"
+ZIP_MAGIC = b"PK\x03\x04"  # a zip archive: read as a zipped Zarr store
 ZARR_SUFFIXES = (".zarr", ".zarr/", ".zarr.zip")
 KERCHUNK_JSON_SUFFIXES = (".json",)
 KERCHUNK_PARQUET_SUFFIXES = (".parq", ".parquet", ".parq/", ".parquet/")
@@ -69,7 +70,7 @@ def kind_from_suffix(url: str) -> str | None:
 
 
 def kind_from_magic(head: bytes) -> str | None:
-    """``'hdf5'``, ``'netcdf3'``, ``'fits'``, ``'hdf4'``, ``'tiff'``, ``'grib'`` from the signature bytes, else None."""
+    """``'hdf5'``, ``'netcdf3'``, ``'fits'``, ``'hdf4'``, ``'tiff'``, ``'grib'``, ``'zarr-zip'`` from the signature bytes, else None."""
     if head.startswith(HDF5_MAGIC[:4]):
         return "hdf5"
     if head[:4] in NETCDF3_MAGICS:
@@ -82,6 +83,8 @@ def kind_from_magic(head: bytes) -> str | None:
         return "tiff"
     if head.startswith(GRIB_MAGIC):
         return "grib"
+    if head.startswith(ZIP_MAGIC):
+        return "zarr-zip"
     return None
 
 
@@ -174,12 +177,12 @@ def detect_kind(url: str, registry: Any = None, access: Access | None = None) ->
 #: kind -> VirtualiZarr parser class (``group=``, ``skip_variables=``)
 _VIRTUALIZARR_PARSERS = {
     "netcdf3": "NetCDF3Parser", "fits": "FITSParser", "kerchunk-json": "KerchunkJSONParser",
-    "kerchunk-parquet": "KerchunkParquetParser", "zarr": "ZarrParser", "zarr-zip": "ZippedZarrParser",
+    "kerchunk-parquet": "KerchunkParquetParser", "zarr": "ZarrParser",
 }
 #: kind -> (module, class) of vzskill's parsers around other packages (``group=``, ``drop_variables=``)
 _OWN_PARSERS = {
     "tiff": ("vzskill.format_tiff", "TiffParser"), "grib": ("vzskill.format_grib", "GribParser"),
-    "hdf4": ("vzskill.format_hdf4", "Hdf4Parser"),
+    "hdf4": ("vzskill.format_hdf4", "Hdf4Parser"), "zarr-zip": ("vzskill.format_zip", "ZipParser"),
 }
 
 
