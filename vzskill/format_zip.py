@@ -49,6 +49,6 @@ class ZipParser:
                              fix=_REZIP) from exc
         except NodeNotFoundError as exc:
             where = f"group {self.group!r}" if self.group else "a Zarr store at its root"
-            fix = (f"unzip it and virtualize the files inside, or pass the group that exists"
+            fix = ("check the group with `vzskill inspect` (or unzip it and virtualize the files inside)"
                    if self.group else "unzip it and virtualize the files inside")
             raise ParseError(f"{name}: a zip archive without {where} -> {fix}", kind="unsupported", fix=fix) from exc
