@@ -320,3 +320,26 @@ def test_differing_global_attributes_one_warning_each(tmp_path: Path) -> None:
     assert sorted(warned) == ["history", "meta"]
     assert warned["history"].startswith("global attribute 'history' differs between files: 2 of 3 files differ from 'made 0'")
     assert warned["meta"].startswith("global attribute 'meta' differs between files: 1 of 3 files differ from")
+
+
+def test_to_dict_is_strict_json_and_keeps_a_nan_fill_value(tmp_path: Path) -> None:
+    """check.to_dict goes through vzskill.jsonable; a NaN fill value keeps zarr's spelling (null = no fill value)."""
+    import netCDF4
+    import numpy as np
+
+    paths = []
+    for i in range(2):
+        path = tmp_path / f"nanfill_{i}.nc"
+        with netCDF4.Dataset(path, "w") as ds:
+            ds.createDimension("time", None)
+            ds.createDimension("x", 3)
+            t = ds.createVariable("time", "f8", ("time",))
+            t.units = "days since 2000-01-01"
+            t[:] = [2 * i, 2 * i + 1]
+            v = ds.createVariable("v", "f4", ("time", "x"), fill_value=np.float32(np.nan))
+            v[:] = np.arange(6, dtype="f4").reshape(2, 3)
+        paths.append(path)
+    out = check(paths).to_dict()
+    text = json.dumps(out, allow_nan=False)  # strict JSON: no NaN anywhere
+    assert out["variables"]["v"]["fill_value"] == "NaN", text
+    assert isinstance(out["variables"]["v"]["dtype"], str)

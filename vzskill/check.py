@@ -13,7 +13,6 @@ one-line findings that say the fix. ``CheckReport.datasets`` are the parsed virt
 from __future__ import annotations
 
 import difflib
-import math
 import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Sequence
@@ -24,6 +23,7 @@ import xarray as xr
 from vzskill.descriptions import describe_codecs, describe_file, is_virtual
 from vzskill.findings import SEVERITIES, Finding
 from vzskill.grouping import consistent_groups, summarize
+from vzskill.jsonable import jsonable
 from vzskill.layout import LayoutError, flatten, grid_shape, infer_concat_dim, nest
 from vzskill.parse import ParsedFile, display_name, parse_files
 from vzskill.rules import RULES, Context
@@ -80,8 +80,8 @@ class CheckReport:
         return [u for u in self.files if u in named]
 
     def to_dict(self) -> dict[str, Any]:
-        names = dict(zip(self.files, _unique_names(self.files))) if self.files else {}
-        return {
+        names = dict(zip(self.files, _unique_names(self.files), strict=True)) if self.files else {}
+        return jsonable({
             "ok": self.ok,
             "exit_code": self.exit_code,
             "fatal": self.fatal,
@@ -95,9 +95,9 @@ class CheckReport:
             "odd_file_names": [display_name(u) for u in self.odd_files],
             "failed": self.failed,
             "groups": [{"size": len(g), "files": g, "file_names": [names.get(u, display_name(u)) for u in g]} for g in self.groups],
-            "variables": _jsonable(self.variables),
+            "variables": _variables_json(self.variables),
             "files": self.files,
-        }
+        })
 
     def format_table(self) -> str:
         lines = []
@@ -114,33 +114,9 @@ class CheckReport:
             for f in self.findings:
                 lines.append(f"{f.severity.upper():<7}  {f.kind:<{w_kind}}  {f.message}")
         if self.variables:
-            lines.append("")
-            lines.append("Variables (values shared by most files):")
-            rows = []
-            for name, info in self.variables.items():
-                rows.append(
-                    (
-                        name,
-                        "(" + ", ".join(info.get("dims", ())) + ")",
-                        str(info.get("dtype", "")),
-                        "virtual" if info.get("virtual") else "loaded",
-                        "chunks " + str(tuple(info["chunks"])) if info.get("chunks") is not None else "",
-                        info.get("codecs") or "",
-                        f"fill {info['fill_value']}" if info.get("fill_value") is not None else "",
-                        info.get("time_units") or "",
-                    )
-                )
-            widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-            for r in rows:
-                lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+            lines += ["", "Variables (values shared by most files):"] + _variable_lines(self.variables)
         if self.groups:
-            lines.append("")
-            lines.append("Consistent groups of files:")
-            all_names = dict(zip(self.files, _unique_names(self.files)))
-            for i, g in enumerate(self.groups, 1):
-                names = [all_names.get(u, display_name(u)) for u in g]
-                shown = ", ".join(names[:8]) + (f", ... (+{len(names) - 8})" if len(names) > 8 else "")
-                lines.append(f"  group {i} ({len(g)} file{'s' if len(g) != 1 else ''}): {shown}")
+            lines += ["", "Consistent groups of files:"] + _group_lines(self.files, self.groups)
         if self.failed:
             lines.append(f"  not parsed ({len(self.failed)}): " + ", ".join(display_name(u) for u in self.failed))
         return "\n".join(lines)
@@ -148,19 +124,49 @@ class CheckReport:
 
 
 
-def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return _jsonable(obj.item())
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return str(obj)
-    if isinstance(obj, (str, int, float, bool)) or obj is None:
-        return obj
-    return str(obj)
+def _variable_lines(variables: dict[str, dict[str, Any]]) -> list[str]:
+    rows = [
+        (
+            name,
+            "(" + ", ".join(info.get("dims", ())) + ")",
+            str(info.get("dtype", "")),
+            "virtual" if info.get("virtual") else "loaded",
+            "chunks " + str(tuple(info["chunks"])) if info.get("chunks") is not None else "",
+            info.get("codecs") or "",
+            f"fill {info['fill_value']}" if info.get("fill_value") is not None else "",
+            info.get("time_units") or "",
+        )
+        for name, info in variables.items()
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in rows]
 
+
+def _group_lines(files: list[str], groups: list[list[str]]) -> list[str]:
+    all_names = dict(zip(files, _unique_names(files), strict=True))
+    lines = []
+    for i, g in enumerate(groups, 1):
+        names = [all_names.get(u, display_name(u)) for u in g]
+        shown = ", ".join(names[:8]) + (f", ... (+{len(names) - 8})" if len(names) > 8 else "")
+        lines.append(f"  group {i} ({len(g)} file{'s' if len(g) != 1 else ''}): {shown}")
+    return lines
+
+
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "+inf": "Infinity", "infinity": "Infinity", "-inf": "-Infinity",
+               "-infinity": "-Infinity"}
+
+
+def _variables_json(variables: dict[str, dict[str, Any]]) -> Any:
+    """``variables`` for JSON (:func:`vzskill.jsonable.jsonable`); a NaN / inf fill value keeps zarr's spelling
+    ("NaN", "Infinity", "-Infinity"), as ``vzskill inspect --json`` shows it (null would read as "no fill value")."""
+    out = {}
+    for name, info in variables.items():
+        info = dict(info)
+        fill = info.get("fill_value")
+        if isinstance(fill, (str, float, np.floating)) and str(fill).strip().lower() in _NON_FINITE:
+            info["fill_value"] = _NON_FINITE[str(fill).strip().lower()]
+        out[name] = info
+    return jsonable(out)
 
 
 def _unique_names(urls: list[str]) -> list[str]:

@@ -219,7 +219,7 @@ class _Comparer:
         region = refs.region(row)
         nd = len(sv.shape)
         block = tuple(refs.array.chunks[-nd:]) if nd else ()
-        src_region = tuple(slice(s, min(s + k, n)) for s, k, n in zip(start, block, sv.shape))
+        src_region = tuple(slice(s, min(s + k, n)) for s, k, n in zip(start, block, sv.shape, strict=True))
         self.origins.record(self.sources.key(url, var), var, chunk, refs.dims(), tuple(r.start for r in region), start)
         try:
             got = np.asarray(refs.array[region] if region else refs.array[()])

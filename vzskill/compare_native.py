@@ -49,7 +49,7 @@ def _region(refs: ArrayRefs, sv: SourceVariable, origin: dict[str, int]) -> tupl
 
 
 def _chunks_in(refs: ArrayRefs, region: tuple[slice, ...]) -> set[tuple[int, ...]]:
-    ranges = [range(r.start // k, -(-r.stop // k)) for r, k in zip(region, refs.array.chunks)]
+    ranges = [range(r.start // k, -(-r.stop // k)) for r, k in zip(region, refs.array.chunks, strict=True)]
     return set(itertools.product(*ranges))
 
 
@@ -57,7 +57,7 @@ def _first_chunk(refs: ArrayRefs, region: tuple[slice, ...], eq: np.ndarray, got
     full = np.ones(got_shape, dtype=bool)
     full.reshape(-1)[:] = eq.reshape(-1)
     first = np.unravel_index(int(np.flatnonzero(~full)[0]), got_shape)
-    return tuple(int((r.start + i) // k) for r, i, k in zip(region, first, refs.array.chunks))
+    return tuple(int((r.start + i) // k) for r, i, k in zip(region, first, refs.array.chunks, strict=True))
 
 
 class _Native:

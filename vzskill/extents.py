@@ -14,7 +14,7 @@ import asyncio
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Coroutine, Iterable, Mapping, Sequence
 
 from virtualizarr.manifests.manifest import INLINED_CHUNK_PATH as INLINED
 
@@ -63,7 +63,7 @@ def reference_reach(parsed: Sequence[ParsedFile]) -> list[Reach]:
     return out
 
 
-def _run(make: Callable[[], Awaitable[Any]]) -> Any:
+def _run(make: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
     """Run a coroutine to completion, also from inside a running event loop (Jupyter): then in a thread."""
     try:
         asyncio.get_running_loop()
@@ -125,7 +125,7 @@ def object_sizes(
             continue
         targets.append((path, store, key))
     if targets:
-        for (path, _, _), size in zip(targets, _run(lambda: _head_all(targets))):
+        for (path, _, _), size in zip(targets, _run(lambda: _head_all(targets)), strict=True):
             sizes[path] = size
     return sizes
 

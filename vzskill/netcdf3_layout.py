@@ -52,14 +52,14 @@ class _Header:
             raise ValueError("truncated NetCDF3 header")
         return data
 
-    def int(self) -> int:
+    def int32(self) -> int:
         return int(struct.unpack(">i", self.read(4))[0])
 
     def count(self) -> int:  # NON_NEG: 64-bit in CDF-5
-        return int(struct.unpack(">q", self.read(8))[0]) if self.version == 5 else self.int()
+        return int(struct.unpack(">q", self.read(8))[0]) if self.version == 5 else self.int32()
 
     def offset(self) -> int:
-        return int(struct.unpack(">q", self.read(8))[0]) if self.version in (2, 5) else self.int()
+        return int(struct.unpack(">q", self.read(8))[0]) if self.version in (2, 5) else self.int32()
 
     def name(self) -> str:
         n = self.count()
@@ -68,13 +68,13 @@ class _Header:
         return text.decode("utf-8")
 
     def attributes(self) -> dict[str, Any]:
-        tag, n = self.int(), self.count()
+        tag, n = self.int32(), self.count()
         if tag not in (0, _NC_ATTRIBUTE):
             raise ValueError("bad NetCDF3 attribute list")
         out: dict[str, Any] = {}
         for _ in range(n):
             name = self.name()
-            dtype = np.dtype(_TYPES[self.int()])
+            dtype = np.dtype(_TYPES[self.int32()])
             count = self.count()
             raw = self.read(dtype.itemsize * count)
             self.read(-len(raw) % 4)
@@ -96,12 +96,12 @@ def read_layout(fh: IO[bytes]) -> NetCDF3Layout:
         raise ValueError(f"not a NetCDF3 file (starts with {magic!r})")
     h = _Header(fh, magic[3])
     numrecs = h.count()
-    tag, n = h.int(), h.count()
+    tag, n = h.int32(), h.count()
     if tag not in (0, _NC_DIMENSION):
         raise ValueError("bad NetCDF3 dimension list")
     dims: list[tuple[str, int]] = [(h.name(), h.count()) for _ in range(n)]
     h.attributes()  # global attributes
-    tag, n = h.int(), h.count()
+    tag, n = h.int32(), h.count()
     if tag not in (0, _NC_VARIABLE):
         raise ValueError("bad NetCDF3 variable list")
     variables: dict[str, NetCDF3Variable] = {}
@@ -110,7 +110,7 @@ def read_layout(fh: IO[bytes]) -> NetCDF3Layout:
         name = h.name()
         dimids = [h.count() for _ in range(h.count())]
         attrs = h.attributes()
-        dtype = np.dtype(_TYPES[h.int()])
+        dtype = np.dtype(_TYPES[h.int32()])
         vsize = h.count()
         begin = h.offset()
         is_record = bool(dimids) and dims[dimids[0]][1] == 0

@@ -50,7 +50,7 @@ class ArrayRefs:
     def region(self, row: int) -> tuple[slice, ...]:
         """The array region of chunk ``row`` (clipped to the array's shape)."""
         chunks, shape = self.array.chunks, self.array.shape
-        return tuple(slice(int(c) * k, min((int(c) + 1) * k, s)) for c, k, s in zip(self.coords[row], chunks, shape))
+        return tuple(slice(int(c) * k, min((int(c) + 1) * k, s)) for c, k, s in zip(self.coords[row], chunks, shape, strict=True))
 
     def dims(self) -> tuple[str, ...]:
         names = getattr(self.array.metadata, "dimension_names", None)
@@ -111,7 +111,11 @@ def _chunks(session: Any, path: str, array: Any) -> ArrayRefs:
     virtual_kind = getattr(ChunkType.virtual, "value", 2)
 
     async def collect() -> ArrayRefs:
-        coords, kinds, urls, offsets, lengths = [], [], [], [], []
+        coords: list[np.ndarray] = []
+        kinds: list[np.ndarray] = []
+        urls: list[str] = []
+        offsets: list[np.ndarray] = []
+        lengths: list[np.ndarray] = []
         it = session.store.array_chunk_iterator(path, 100_000)
         try:
             async for b_coords, b_kinds, b_paths, b_offsets, b_lengths, _inl in it:

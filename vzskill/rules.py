@@ -138,7 +138,7 @@ def majority(ctx: Context, var: str, prop: str, among: list[int]) -> tuple[Any, 
     keys = [hashable(v) for v in values]
     ref_key, n_ref = Counter(keys).most_common(1)[0]
     ref = values[keys.index(ref_key)]
-    return ref, n_ref, [(i, v) for i, k, v in zip(among, keys, values) if k != ref_key]
+    return ref, n_ref, [(i, v) for i, k, v in zip(among, keys, values, strict=True) if k != ref_key]
 
 
 def _compare(ctx: Context, var: str, prop: str, among: list[int], describe: Callable[[Any], str],
@@ -155,6 +155,14 @@ def _compare(ctx: Context, var: str, prop: str, among: list[int], describe: Call
     return findings
 
 
+def _fixer(template: str, var: str, hint: Callable[[Any], str] | None = None) -> Callable[[Any], str]:
+    """The fix text for the majority value ``ref``: ``template`` with ``{ref}``, ``{var}``, ``{hint}`` (hint(ref)).
+
+    ``var`` is bound here, when the rule runs, not when the text is made (no loop-variable closure).
+    """
+    return lambda ref: template.format(ref=ref, var=var, hint=hint(ref) if hint else "")
+
+
 def properties(ctx: Context) -> list[Finding]:
     """Shape along the non-concat dims; dtype, chunks, codecs, fill value, packing of virtual variables."""
     findings: list[Finding] = []
@@ -167,19 +175,19 @@ def properties(ctx: Context) -> list[Finding]:
         virtual_in = [i for i in present if ctx.infos[i][var]["virtual"]]
         findings += _compare(
             ctx, var, "dtype", virtual_in, lambda v: f"dtype {v}",
-            lambda ref: f"rewrite it as {ref}, or pass loadable_variables=['{var}'], or virtualize it separately")
+            _fixer("rewrite it as {ref}, or pass loadable_variables=['{var}'], or virtualize it separately", var))
         findings += _compare(
             ctx, var, "chunks", virtual_in, lambda v: f"chunks {v}",
-            lambda ref: f"rechunk it to {ref} (e.g. nccopy -c), or pass loadable_variables=['{var}'], or virtualize it separately")
+            _fixer("rechunk it to {ref} (e.g. nccopy -c), or pass loadable_variables=['{var}'], or virtualize it separately", var))
         findings += _compare(
             ctx, var, "codec_key", virtual_in, describe_codecs,
-            lambda ref: f"recompress it like the others{nccopy_hint(ref)}, or pass loadable_variables=['{var}']")
+            _fixer("recompress it like the others{hint}, or pass loadable_variables=['{var}']", var, hint=nccopy_hint))
         findings += _compare(
             ctx, var, "fill_value", virtual_in, fmt_fill,
-            lambda ref: f"pass loadable_variables=['{var}'] (each file is decoded with its own fill value), or rewrite it with _FillValue={ref}")
+            _fixer("pass loadable_variables=['{var}'] (each file is decoded with its own fill value), or rewrite it with _FillValue={ref}", var))
         findings += _compare(
             ctx, var, "scale_offset", virtual_in, fmt_scale,
-            lambda ref: f"pass loadable_variables=['{var}'] (each file decoded with its own packing), or virtualize it separately")
+            _fixer("pass loadable_variables=['{var}'] (each file decoded with its own packing), or virtualize it separately", var))
     return findings
 
 
@@ -202,8 +210,8 @@ def time_units(ctx: Context) -> list[Finding]:
             how = "virtual" if any(ctx.infos[i][var]["virtual"] for i in timed) else "not decoded (decode_times=False)"
             sev, note = "error", f", and '{var}' is {how}: its values would be read with the first file's units"
             fix = f"keep '{var}' loaded and decoded: leave loadable_variables=None (or include '{var}') and decode_times=None/True"
-        findings += _compare(ctx, var, "time_units", timed, lambda v: f"units {v!r}", lambda ref: fix, sev, note)
-        findings += _compare(ctx, var, "calendar", timed, lambda v: f"calendar {v!r}", lambda ref: fix, sev, note)
+        findings += _compare(ctx, var, "time_units", timed, lambda v: f"units {v!r}", _fixer(fix.replace('{', '{{').replace('}', '}}'), var), sev, note)
+        findings += _compare(ctx, var, "calendar", timed, lambda v: f"calendar {v!r}", _fixer(fix.replace('{', '{{').replace('}', '}}'), var), sev, note)
     return findings
 
 
@@ -318,10 +326,10 @@ def _order_along(ctx: Context, cd: str, row: list[int]) -> list[Finding]:
     prev_end = prev_name = None
     for i in row:
         ds = ctx.good[i].dataset
-        if cd not in ds.indexes or is_virtual(ds[cd].variable) or ds.sizes.get(cd, 0) == 0:  # type: ignore[union-attr]
+        if ds is None or cd not in ds.indexes or is_virtual(ds[cd].variable) or ds.sizes.get(cd, 0) == 0:
             prev_end = None
             continue
-        vals = np.asarray(ds[cd].values)  # type: ignore[index]
+        vals = np.asarray(ds[cd].values)
         try:
             if prev_end is not None and not (vals[0] > prev_end):
                 fix = "sort the files along the concat dimension (or combine='by_coords'), and remove duplicates"
@@ -384,7 +392,7 @@ def references(ctx: Context) -> list[Finding]:
             except Exception:  # noqa: BLE001 - unreadable here although the parse read it: the bounds check still runs
                 pass
     explained = {(f.file, f.variable) for f in findings}
-    names = dict(zip((p.url for p in ctx.good), ctx.names))
+    names = dict(zip((p.url for p in ctx.good), ctx.names, strict=True))
     findings += bounds_findings(ctx.good, names, ctx.registry, access=ctx.access, skip=explained)  # type: ignore[arg-type]
     return findings
 

@@ -84,7 +84,8 @@ def check_containers(report: VerifyReport, repo: Any, locations: list[str]) -> s
 
 class _StaleSet:
     def __init__(self, report: VerifyReport, by_file: dict[str, dict[str, list[int]]]):
-        self.report, self.by_file, self.files = report, by_file, set()
+        self.report, self.by_file = report, by_file
+        self.files: set[str] = set()
 
     def add(self, u: str, reason: str, detail: str) -> None:
         if u in self.files:
@@ -100,7 +101,7 @@ class _StaleSet:
 
 def _reference_ends(index: ReferenceIndex, u: str, per_var: dict[str, list[int]]) -> tuple[int, str, tuple[int, ...]]:
     """The furthest byte any reference into ``u`` reaches: (end, variable, chunk)."""
-    best = (0, "", ())
+    best: tuple[int, str, tuple[int, ...]] = (0, "", ())
     for var, rows in per_var.items():
         refs = index.arrays[var]
         ends = refs.offsets[rows].astype(np.int64) + refs.lengths[rows].astype(np.int64)
@@ -110,64 +111,68 @@ def _reference_ends(index: ReferenceIndex, u: str, per_var: dict[str, list[int]]
     return best
 
 
+def _stat(report: VerifyReport, index: ReferenceIndex, stale: _StaleSet, u: str, registry: Any,
+          written_at: Any) -> bool:
+    """Stat one file: missing / unreadable / modified after the snapshot; False when a reference lies past its end."""
+    import obstore
+
+    by_file = stale.by_file
+    try:
+        store, path = registry.resolve(u)
+        info = obstore.head(store, path)
+    except Exception as exc:
+        if classify(exc) == "missing":
+            stale.add(u, "missing", "source deleted or moved (not found)")
+        else:
+            stale.add(u, "unreadable", f"cannot stat the source ({type(exc).__name__}: {_line(exc)})")
+        return True
+    size = info.get("size")
+    end, var, chunk = _reference_ends(index, u, by_file[u])
+    if size is not None and end > int(size):
+        report.error("past_end", f"{display_name(u)}: reference past end of object: {var} chunk {chunk} reads up "
+                     f"to byte {end} but the object has {int(size)} bytes ({u}) -> the file was truncated or replaced since "
+                     "it was virtualized (re-virtualize it), or the parser produced byte ranges the file does not "
+                     "have (tile-compressed FITS / CompImageHDU: drop or load that variable)", file=u, variable=var)
+        return False
+    modified = info.get("last_modified")
+    if written_at is not None and modified is not None:
+        try:
+            if modified > written_at:
+                stale.add(u, "modified", f"source changed after the snapshot was written "
+                          f"({modified:%Y-%m-%d %H:%M:%S.%f} > {written_at:%Y-%m-%d %H:%M:%S.%f} UTC)")
+        except TypeError:
+            pass
+    return True
+
+
+def _probe(report: VerifyReport, index: ReferenceIndex, stale: _StaleSet, u: str) -> bool:
+    """Read one chunk of ``u`` through icechunk (its own mtime/ETag check); False when no container serves it."""
+    var, rows = next(iter(sorted(stale.by_file[u].items())))
+    refs = index.arrays[var]
+    try:
+        refs.array[refs.region(rows[0])]
+    except Exception as exc:
+        kind = classify(exc)
+        if kind == "modified":
+            stale.add(u, "modified", "icechunk: the checksum of the object owning the virtual chunk has changed")
+        elif kind == "missing":
+            stale.add(u, "missing", "icechunk: source not found")
+        elif kind == "container":
+            report.error("container", f"{display_name(u)}: {_line(exc)} -> add/authorize its container", file=u)
+            return False
+        elif _is_icechunk(exc):
+            stale.add(u, "unreadable", f"icechunk cannot read it ({type(exc).__name__}: {_line(exc)})")
+        # else: the bytes were fetched but do not decode - the value comparison reports it
+    return True
+
+
 def find_stale(report: VerifyReport, index: ReferenceIndex, registry: Any, written_at: Any,
                skip: set[str]) -> set[str]:
     """Stat every referenced file, check reference extents, probe one chunk per file; returns unreadable files."""
-    import obstore
-
-    by_file = index.by_file()
-    stale = _StaleSet(report, by_file)
-    bad: set[str] = set()
-    for u in sorted(by_file):
-        if u in skip:
-            continue
-        try:
-            store, path = registry.resolve(u)
-            info = obstore.head(store, path)
-        except Exception as exc:
-            kind = classify(exc)
-            if kind == "missing":
-                stale.add(u, "missing", "source deleted or moved (not found)")
-            else:
-                stale.add(u, "unreadable", f"cannot stat the source ({type(exc).__name__}: {_line(exc)})")
-            continue
-        size = info.get("size")
-        end, var, chunk = _reference_ends(index, u, by_file[u])
-        if size is not None and end > int(size):
-            report.error("past_end", f"{display_name(u)}: reference past end of object: {var} chunk {chunk} reads up "
-                         f"to byte {end} but the object has {int(size)} bytes ({u}) -> the file was truncated or replaced since "
-                         "it was virtualized (re-virtualize it), or the parser produced byte ranges the file does not "
-                         "have (tile-compressed FITS / CompImageHDU: drop or load that variable)", file=u, variable=var)
-            bad.add(u)
-            continue
-        modified = info.get("last_modified")
-        if written_at is not None and modified is not None:
-            try:
-                if modified > written_at:
-                    stale.add(u, "modified", f"source changed after the snapshot was written "
-                              f"({modified:%Y-%m-%d %H:%M:%S.%f} > {written_at:%Y-%m-%d %H:%M:%S.%f} UTC)")
-                    continue
-            except TypeError:
-                pass
-    for u in sorted(by_file):
-        if u in skip or u in stale.files or u in bad:
-            continue
-        var, rows = next(iter(sorted(by_file[u].items())))
-        refs = index.arrays[var]
-        try:
-            refs.array[refs.region(rows[0])]
-        except Exception as exc:
-            kind = classify(exc)
-            if kind == "modified":
-                stale.add(u, "modified", "icechunk: the checksum of the object owning the virtual chunk has changed")
-            elif kind == "missing":
-                stale.add(u, "missing", "icechunk: source not found")
-            elif kind == "container":
-                report.error("container", f"{display_name(u)}: {_line(exc)} -> add/authorize its container", file=u)
-                bad.add(u)
-            elif _is_icechunk(exc):
-                stale.add(u, "unreadable", f"icechunk cannot read it ({type(exc).__name__}: {_line(exc)})")
-            # else: the bytes were fetched but do not decode - the value comparison reports it
+    stale = _StaleSet(report, index.by_file())
+    files = [u for u in sorted(stale.by_file) if u not in skip]
+    bad = {u for u in files if not _stat(report, index, stale, u, registry, written_at)}
+    bad |= {u for u in files if u not in stale.files and u not in bad and not _probe(report, index, stale, u)}
     return stale.files | bad
 
 
