@@ -158,7 +158,7 @@ def place(
     urls: Sequence[str],
     dim: str,
     *,
-    sources_at: Callable[[int, int], set[str]] | None = None,
+    sources_at: Callable[[int, int], set[str] | None] | None = None,
     new_sources: Sequence[set[str]] = (),
 ) -> Placement:
     """Place the new files against the stored ``dim`` values.

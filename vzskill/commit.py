@@ -155,7 +155,11 @@ def _append_target(session: Any, stored: Stored, combined: xr.Dataset, files: Fi
     var = next((str(n) for n in existing.data_vars if concat_dim in existing[n].dims), None)
     new_sources = [file_sources(ds, concat_dim) for ds in files.datasets]
     name = next((n for n, _ in new_sources if n is not None), var)
-    sources_at = stored_sources(session.store, name, concat_dim) if name else None
+
+    def sources_at(start: int, stop: int) -> set[str] | None:  # read the stored manifest only for a candidate
+        found = stored_sources(session.store, name, concat_dim) if name else None
+        return found(start, stop) if found is not None else None
+
     placement = place(
         axis_values(existing, concat_dim), [axis_values(ds, concat_dim) for ds in files.datasets], files.urls,
         concat_dim, sources_at=sources_at, new_sources=[refs for _, refs in new_sources],
