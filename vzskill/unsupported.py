@@ -64,6 +64,15 @@ def explain_parse_failure(exc: BaseException, url: str, name: str, kind: str, re
     return problem
 
 
+_SIMPLE = {  # feature -> (what the message says after "variable 'v'", the fix drops every variable alike)
+    "vlen": ("is a variable-length (ragged) array, which cannot be virtualized", False),
+    "object": ("has an object dtype HDFParser cannot virtualize", False),
+    "attribute": ("has attribute '{detail}' with complex or compound values, which Zarr metadata (JSON) cannot hold",
+                  True),
+    "char_fill": ("is a char (text) variable with a _FillValue, which NetCDF3Parser cannot decode", True),
+}
+
+
 def describe(causes: list[Feature], name: str, kind: str, cause: str = "") -> Problem:
     """One-line ``unsupported`` problem for the first cause (the fix drops every variable of the same feature)."""
     first = causes[0]
@@ -73,19 +82,14 @@ def describe(causes: list[Feature], name: str, kind: str, cause: str = "") -> Pr
     if what == "reference":
         fix = f"{_drop_fix(kind, [var])} (HDFParser(links_and_references=True) works only if the file has dimension scales)"
         return _problem("unsupported", f"{name}: variable '{var}' holds HDF5 object references", fix, var)
-    if what == "vlen":
-        return _problem("unsupported", f"{name}: variable '{var}' is a variable-length (ragged) array, which cannot "
-                        "be virtualized", _drop_fix(kind, [var]), var)
-    if what == "object":
-        return _problem("unsupported", f"{name}: variable '{var}' has an object dtype HDFParser cannot virtualize",
-                        _drop_fix(kind, [var]), var)
+    if what in _SIMPLE:
+        text, all_alike = _SIMPLE[what]
+        return _problem("unsupported", f"{name}: variable '{var}' {text.format(detail=first.detail)}",
+                        _drop_fix(kind, same if all_alike else [var]), var)
     if what == "filter":
         fix = f"{_drop_fix(kind, same)}, or rewrite the file with zlib (nccopy -d 4 -s)"
         return _problem("unsupported", f"{name}: variable '{var}' uses the {first.detail} filter, which has no Zarr "
                         "codec", fix, var)
-    if what == "attribute":
-        return _problem("unsupported", f"{name}: variable '{var}' has attribute '{first.detail}' with complex or "
-                        "compound values, which Zarr metadata (JSON) cannot hold", _drop_fix(kind, same), var)
     if what == "external":
         fix = f"{_drop_fix(kind, same)}, or repack the file so the data are inside it (h5repack)"
         return _problem("unsupported", f"{name}: variable '{var}' uses HDF5 external storage (its data are in "
@@ -93,9 +97,6 @@ def describe(causes: list[Feature], name: str, kind: str, cause: str = "") -> Pr
     if what == "compact":
         fix = f"{_drop_fix(kind, [var])} and write its values separately, or repack the file (h5repack -l {var}:CONTI)"
         return _problem("unsupported", f"{name}: variable '{var}' uses HDF5 compact storage", fix, var)
-    if what == "char_fill":
-        return _problem("unsupported", f"{name}: variable '{var}' is a char (text) variable with a _FillValue, "
-                        "which NetCDF3Parser cannot decode", _drop_fix(kind, same), var)
     if what in ("binary_table", "hdu_type", "zero_length"):
         feature = {"binary_table": "is a binary table (Zarr cannot record its big-endian columns)",
                    "zero_length": "has a zero-length axis (no chunk can describe it)"}.get(
