@@ -176,6 +176,8 @@ def test_container_prefix_mismatch(tmp_path: Path, series_files: list[Path]) -> 
 def test_not_a_repo_is_exit_2(tmp_path: Path) -> None:
     report = verify(tmp_path / "nothing-here")
     assert report.exit_code == 2 and report.fatal and "\n" not in report.fatal
+    assert report.fatal.startswith(f"no icechunk repository at {tmp_path / 'nothing-here'} -> "), report.fatal
+    assert not (tmp_path / "nothing-here").exists()  # nothing created by looking
 
 
 def test_listed_but_not_referenced(clean_repo: tuple[Path, list[str]], data_dir: Path) -> None:

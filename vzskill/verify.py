@@ -25,7 +25,7 @@ import random
 from typing import Any, Iterable
 
 from vzskill.parse import display_name
-from vzskill.sources import Access, SourceError, local_path, normalize_url
+from vzskill.sources import Access, normalize_url
 from vzskill.verify_report import Mismatch, Stale, VerifyFinding, VerifyReport
 
 __all__ = ["Mismatch", "Stale", "VerifyFinding", "VerifyReport", "verify"]
@@ -34,25 +34,10 @@ FORMATS = {"hdf5", "netcdf3", "fits", "zarr", "kerchunk-json", "kerchunk-parquet
 
 
 def _open_repository(storage_or_repo: Any, access: Access | None) -> Any:
-    import icechunk
+    """A Repository, Storage, path or URL, opened with its containers authorized (:func:`vzskill.repo.open_location`)."""
+    from vzskill.repo import open_location
 
-    from vzskill.containers import open_repo
-
-    if isinstance(storage_or_repo, icechunk.Repository):
-        return storage_or_repo
-    if isinstance(storage_or_repo, (str, os.PathLike)):
-        text = os.fspath(storage_or_repo)
-        if "://" in text and not text.startswith("file://"):
-            from vzskill.write import storage_for  # s3/gs/az repo locations
-
-            storage = storage_for(text, access)
-        else:
-            storage = icechunk.local_filesystem_storage(local_path(normalize_url(text)) if "://" in text else os.path.abspath(text))
-    else:
-        storage = storage_or_repo
-    if not icechunk.Repository.exists(storage):
-        raise SourceError("no icechunk repository at this location -> check the path (write one with `vzskill virtualize`)")
-    return open_repo(storage, access)
+    return open_location(storage_or_repo, access)
 
 
 def _session(repo: Any, branch: str, tag: str | None, snapshot_id: str | None) -> tuple[Any, str]:
