@@ -127,6 +127,43 @@ def test_icechunk_kind_codes_are_errorkind_members(code: str, kind: str) -> None
     assert problem.kind == kind and problem.message.startswith("x.nc: ") and " -> " in problem.message
 
 
+def test_a_deleted_source_read_through_icechunk_is_missing_not_network(tmp_path: Path) -> None:
+    """icechunk reports the deleted file as kind virtual-chunk-fetch; explain looks at the file before saying network."""
+    import icechunk
+    import zarr
+
+    from vzskill import fixtures, virtualize
+    from vzskill.errors import explain, quiet
+    from vzskill.repo import open_location
+
+    files = fixtures.make_series(tmp_path / "src", 2)
+    virtualize([str(f) for f in files], str(tmp_path / "repo"))
+    files[1].unlink()
+    group = zarr.open_group(open_location(tmp_path / "repo").readonly_session("main").store, mode="r")
+    with quiet(), pytest.raises(icechunk.IcechunkError) as err:
+        group["temperature"][:]
+    assert err.value.kind == icechunk.ErrorKind.VIRTUAL_CHUNK_FETCH
+    problem = explain(err.value, url=files[1].as_uri())
+    assert problem.kind == "missing", problem
+    assert problem.message == f"temp_001.nc: file not found ({files[1]}) -> " + problem.fix
+    # the same kind for a file that is still there: no proof of absence, so it stays a fetch (network) problem
+    assert explain(err.value, url=files[0].as_uri()).kind == "network"
+
+
+def test_a_remote_fetch_failure_is_missing_only_when_head_says_so(http_base_url: str) -> None:
+    import icechunk
+
+    from vzskill.errors import explain
+    from vzskill.registry import build_registry
+
+    fetch = icechunk.IcechunkError("error fetching virtual reference: boom", "virtual-chunk-fetch")
+    gone, there = f"{http_base_url}/series/no_such_file.nc", f"{http_base_url}/series/temp_000.nc"
+    registry = build_registry([there])
+    assert explain(fetch, url=gone, registry=registry).kind == "missing"
+    assert explain(fetch, url=there, registry=registry).kind == "network"
+    assert explain(fetch, url=gone).kind == "network"  # no registry: nothing looked at, nothing claimed
+
+
 @pytest.mark.parametrize("path", [H5PY / "compound-dtype-complex.h5", FITS / "btable.fits"])
 def test_cli_one_line_no_asyncio_noise(path: Path) -> None:
     proc = subprocess.run([VZSKILL, "check", str(path)], capture_output=True, text=True, timeout=120)

@@ -85,6 +85,8 @@ def explain(
         ``kind``, ``message`` (one line naming the file/variable, ``what -> fix``) and ``fix``.
     """
     name = display_name(url) if url else (variable or "source")
+    if url and _is_chunk_fetch(exc) and _object_missing(url, registry):  # icechunk wraps "not found" in a fetch
+        return _problem("missing", f"{name}: file not found ({_where(url)})", CHECK_PATH)
     direct = _by_type(exc, url, name, variable)
     if direct is not None:
         return direct
@@ -109,6 +111,35 @@ def explain(
     return _problem("unknown", f"{where}: cannot be virtualized ({type(exc).__name__}: {_text(exc)})", fix, variable)
 
 
+def _where(url: str) -> str:
+    return local_path(url) if url.startswith("file://") else url
+
+
+def _is_chunk_fetch(exc: BaseException) -> bool:
+    import icechunk
+
+    return isinstance(exc, icechunk.IcechunkError) and exc.kind == icechunk.ErrorKind.VIRTUAL_CHUNK_FETCH
+
+
+def _object_missing(url: str, registry: Any) -> bool:
+    """True only when a look at ``url`` proves it is gone (local: no such file; remote: HEAD says not found)."""
+    if url.startswith("file://"):
+        return not os.path.exists(local_path(url))
+    if registry is None:
+        return False
+    import obstore
+    from obstore.exceptions import NotFoundError
+
+    try:
+        store, path = registry.resolve(url)
+        obstore.head(store, path)
+    except (FileNotFoundError, NotFoundError):  # obstore raises the builtin for a 404 / missing key
+        return True
+    except Exception:  # noqa: BLE001 - unreachable / refused: not proof of absence
+        return False
+    return False
+
+
 def _by_type(exc: BaseException, url: str | None, name: str, variable: str | None) -> Problem | None:
     """Problems whose exception type alone says what happened."""
     from obstore import exceptions as ox
@@ -130,8 +161,7 @@ def _by_type(exc: BaseException, url: str | None, name: str, variable: str | Non
     if icechunk_problem is not None:
         return icechunk_problem
     if isinstance(exc, (FileNotFoundError, ox.NotFoundError)):
-        where = local_path(url) if url and url.startswith("file://") else url
-        return _problem("missing", f"{name}: file not found ({where})", CHECK_PATH)
+        return _problem("missing", f"{name}: file not found ({_where(url) if url else None})", CHECK_PATH)
     if isinstance(exc, (PermissionError, ox.PermissionDeniedError, ox.UnauthenticatedError)):
         fix = "pass credentials (Access(access_key_id=..., ...)) or Access(anonymous=True) for a public bucket"
         return _problem("permission", f"{name}: access denied ({url})", fix)
