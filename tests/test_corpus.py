@@ -25,13 +25,8 @@ from tests.plugins.corpus import Corpus, CorpusFile, collect_corpus, record_outc
 # relpath (the test id) -> "<owner>: <one-line reason>". Keep it in sync with .notes/corpus-findings.md.
 # Generated from the run at 09:51 UTC 2026-12-02 (tests/corpus_report.py); owners per .notes/corpus-findings.md.
 # 12:00: the 7 'empty repository' gaps closed (virtualize refuses a write without data arrays).
-# stop 16 (15:2x): ascii.fits refused by check (ASCII-table null markers), ascii_i4-i20.fits and the vlen strings verified.
-KNOWN_GAPS: dict[str, str] = {
-    "astropy/wcs/tests/data/dist_lookup.fits.gz":
-        "C: BAD_MESSAGE gzip file, the refusal does not say to decompress it: check found 1 error(s), nothing written: dist_lookup.fit",
-    "xarray/tests/data/example_1.nc.gz":
-        "C: BAD_MESSAGE gzip file, the refusal does not say to decompress it: check found 1 error(s), nothing written: example_1.nc.gz",
-}
+# stop 16: gzip files refused with gunzip (E); ascii.fits refused by check (ASCII-table null markers), ascii_i4-i20.fits and the vlen strings verified.
+KNOWN_GAPS: dict[str, str] = {}
 
 CORPUS = collect_corpus()
 
