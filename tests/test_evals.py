@@ -76,12 +76,18 @@ def _shown(folder: Path) -> list[str]:
     return lines
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_reference_solution_copies_sections_the_installed_skill_has(name: str, tmp_path: Path) -> None:
-    """Each solution names the sections it copies (SHOWN_IN); the installed skill folder must have them."""
+@pytest.fixture(scope="module")
+def skill_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The skill as `vzskill install-skill` lays it out (what an agent with only the skill folder has)."""
     from vzskill.skill import install_skill
 
-    folder = install_skill(tmp_path / "skills")
+    return install_skill(tmp_path_factory.mktemp("skills"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_reference_solution_copies_sections_the_installed_skill_has(name: str, skill_folder: Path) -> None:
+    """Each solution names the sections it copies (SHOWN_IN); the installed skill folder must have them."""
+    folder = skill_folder
     shown = _shown(folder)
     cited = _solution(name).SHOWN_IN
     assert cited and all(isinstance(c, str) for c in cited)
@@ -94,13 +100,11 @@ PLUMBING = {"annotations", "argv", "insert", "params", "monotonic", "parents", "
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_reference_solution_uses_only_names_the_installed_skill_shows(name: str, tmp_path: Path) -> None:
+def test_reference_solution_uses_only_names_the_installed_skill_shows(name: str, skill_folder: Path) -> None:
     """Every attribute, keyword argument and imported name of a solution appears in the skill's Markdown."""
     import ast
 
-    from vzskill.skill import install_skill
-
-    folder = install_skill(tmp_path / "skills")
+    folder = skill_folder
     words = {w for p in folder.rglob("*.md") if "scripts" not in p.relative_to(folder).parts
              for w in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", p.read_text())}
     used = set()
@@ -360,11 +364,9 @@ def test_prepare_lays_out_tasks_for_a_manual_run(tmp_path: Path, capsys: pytest.
     assert grade.grade("fits_image", tmp_path / "fits_image")["passed"] is False  # nothing solved yet
 
 
-def test_solution_runs_with_the_helper_bundled_in_the_installed_skill(tmp_path: Path) -> None:
+def test_solution_runs_with_the_helper_bundled_in_the_installed_skill(tmp_path: Path, skill_folder: Path) -> None:
     """What an agent with only the skill folder has: vzskill from its scripts/ (the dependencies from the venv)."""
-    from vzskill.skill import install_skill
-
-    scripts = install_skill(tmp_path / "skills") / "scripts"
+    scripts = skill_folder / "scripts"
     task_dir = tmp_path / "time_units"
     task_dir.mkdir()
     _generator("time_units").generate(task_dir)
