@@ -376,3 +376,16 @@ def test_zipped_zarr_compared_and_wrong_member_caught(tmp_path: Path, series_fil
     report = verify(storage)
     [m] = report.mismatches
     assert m.variable == "temperature" and m.chunk == (0, 0, 0) and "misplaced" in m.message, report.format_table()
+
+
+def test_cf_attribute_comparison_rules() -> None:
+    """Equal attributes are no drift: number-like text (CF dimensionless units '1'), zarr's "NaN" fill string."""
+    from vzskill.cf_drift import attr_drift
+
+    assert attr_drift({"units": "1"}, {"units": "1"}) == []
+    assert attr_drift({"_FillValue": "NaN"}, {"_FillValue": np.float32(np.nan)}) == []
+    assert attr_drift({"units": "m"}, {"units": "m"}) == []
+    [d] = attr_drift({"units": "1"}, {"units": "10"})
+    assert d.name == "units" and d.value_differs
+    [d] = attr_drift({"units": "days since 2000-01-01"}, {"units": "hours since 2000-01-01"})
+    assert d.value_differs
