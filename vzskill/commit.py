@@ -179,7 +179,8 @@ def _backoff(attempt: int, base: float, cap: float = 2.0) -> None:
 
 
 def _attempt(repo: icechunk.Repository, session: Any, combined: xr.Dataset, *, branch: str, concat_dim: str | None,
-             append: bool, message: str, dropped: list[str], files: Files | None, step: Step) -> Committed:
+             append: bool, message: str, dropped: list[str], files: Files | None, step: Step,
+             confirm: Callable[[list[str]], None] | None, urls: list[str]) -> Committed:
     """One try on the session's tip: re-read the stored data, place, write, reorder, guard, commit."""
     stored = _stored_from(repo, session.store, session.snapshot_id)
     if not append:
@@ -207,6 +208,8 @@ def _attempt(repo: icechunk.Repository, session: Any, combined: xr.Dataset, *, b
         assert_increasing(session.store, str(concat_dim))
     else:
         data.vz.to_icechunk(session.store)
+    if confirm is not None:  # a source deleted/replaced since it was parsed: its references would be dangling
+        confirm([files.urls[i] for i in placement.order] if files is not None else urls)
     metadata = {DROPPED_KEY: all_dropped} if all_dropped else None
     snapshot_id = session.commit(message, metadata=metadata)
     step("write", 1, 1)
@@ -226,6 +229,8 @@ def commit_write(
     step: Step | None = None,
     files: Files | None = None,
     backoff: float = 0.05,
+    confirm: Callable[[list[str]], None] | None = None,
+    urls: list[str] | None = None,
 ) -> Committed:
     """Write ``combined`` with ``.vz.to_icechunk`` in ONE commit on ``branch``.
 
@@ -243,6 +248,8 @@ def commit_write(
         An append's files one by one (placement, skipping, inserting); None appends ``combined`` as it is.
     backoff
         Base of the full-jitter exponential backoff between attempts, in seconds (capped at 2 s).
+    confirm, urls
+        Called with the URLs being written right before the commit (raises when a source disappeared).
 
     Raises
     ------
@@ -257,7 +264,8 @@ def commit_write(
         session = repo.writable_session(branch)
         try:
             done = _attempt(repo, session, combined, branch=branch, concat_dim=concat_dim, append=append,
-                            message=message, dropped=dropped, files=files, step=step)
+                            message=message, dropped=dropped, files=files, step=step, confirm=confirm,
+                            urls=list(urls or []))
             done.attempts = attempt + 1
             return done
         except icechunk.ConflictError as exc:

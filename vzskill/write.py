@@ -290,6 +290,56 @@ def preflight(plan: Plan, parsed: list[Any], *, location: Location, branch: str,
     return Prepared(combined, choice, prefixes, dropped, warnings, datasets)
 
 
+def _size_now(url: str, access: Access | None) -> int | None:
+    """The source's size right now (None: it does not exist any more)."""
+    if url.startswith("file://"):
+        try:
+            return os.stat(local_path(url)).st_size
+        except FileNotFoundError:
+            return None
+    import obstore
+    from obstore.exceptions import NotFoundError
+
+    from vzskill.registry import store_for
+
+    source = parse_source(url)
+    try:
+        return int(obstore.head(store_for(source, access), source.path)["size"])
+    except NotFoundError:
+        return None
+
+
+def source_guard(parsed: Sequence[Any], access: Access | None) -> Callable[[Sequence[str]], None]:
+    """A check run right before the commit: every written source still exists with the size it was parsed at.
+
+    One metadata request per remote file (16 at a time), one ``stat`` per local file.
+    """
+    sizes = {p.url: getattr(p, "size", None) for p in parsed}
+
+    def confirm(urls: Sequence[str]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        todo = list(dict.fromkeys(urls))
+        try:
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                now = dict(zip(todo, pool.map(lambda u: _size_now(u, access), todo), strict=True))
+        except Exception as exc:  # noqa: BLE001 - unreachable/permission: the write must not go on blind
+            raise VirtualizeError(
+                f"could not confirm the sources before the commit ({type(exc).__name__}: {_first_line(str(exc))}), "
+                "nothing committed -> rerun when the sources are reachable"
+            ) from exc
+        for url in todo:
+            before = sizes.get(url)
+            if now[url] is None or (before is not None and now[url] != before):
+                what = "disappeared" if now[url] is None else f"changed size ({before} -> {now[url]} bytes)"
+                raise VirtualizeError(
+                    f"{display_name(url)}: the source {what} while writing, nothing committed -> restore it, or rerun "
+                    "with the files as they are now"
+                )
+
+    return confirm
+
+
 def count_refs(ds: xr.Dataset) -> int:
     """Virtual chunk references (non-empty manifest entries) in a virtual dataset."""
     from virtualizarr.manifests import ManifestArray
@@ -391,7 +441,7 @@ def virtualize(
     done = commit_write(
         repo, ready.combined, branch=branch, concat_dim=along if isinstance(along, str) else None, append=append,
         message=message or default, dropped=ready.dropped, retries=conflict_retries, step=step, files=files,
-        backoff=conflict_backoff,
+        backoff=conflict_backoff, confirm=source_guard(parsed, access), urls=plan.urls,
     )
     written = done.written if done.written is not None else ready.combined
     return WriteResult(
