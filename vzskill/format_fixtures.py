@@ -232,3 +232,116 @@ def make_zipped_zarr(path: str | os.PathLike[str], *, deflate: bool = False) -> 
                     dst.writestr(info.filename, src.read(info))
         target.unlink()
     return path
+
+
+def envi_values(shape: tuple[int, int, int] = (3, 20, 30), dtype: str = "float32") -> np.ndarray:
+    """The ``(band, y, x)`` cube :func:`make_envi` writes."""
+    bands, ny, nx = shape
+    return (np.arange(bands * ny * nx).reshape(shape) % 977 / 4).astype(dtype)
+
+
+def make_envi(
+    path: str | os.PathLike[str],
+    *,
+    shape: tuple[int, int, int] = (3, 20, 30),
+    dtype: str = "float32",
+    interleave: str = "bsq",
+    big_endian: bool = False,
+    header_offset: int = 0,
+    header_name: str | None = None,
+    lines: int | None = None,
+) -> Path:
+    """Write an ENVI raster: raw bytes in ``interleave`` order plus the ``.hdr`` text header.
+
+    ``header_name`` (default ``<stem>.hdr``) places the header; ``lines`` overrides the header's
+    line count (a header that does not match its data file).
+    """
+    from vzskill.format_envi import DTYPES, ORDER
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cube = envi_values(shape, dtype)  # (band, y, x)
+    order = ORDER[interleave]
+    on_disk = np.transpose(cube, [("band", "y", "x").index(d) for d in order])
+    code = {np.dtype(v).str[1:]: k for k, v in DTYPES.items()}[np.dtype(dtype).str[1:]]
+    data = on_disk.astype(np.dtype(dtype).newbyteorder(">" if big_endian else "<")).tobytes()
+    path.write_bytes(b"\0" * header_offset + data)
+    header = "\n".join([
+        "ENVI", "description = {vzskill ENVI sample}", f"samples = {shape[2]}", f"lines = {lines or shape[1]}",
+        f"bands = {shape[0]}", f"header offset = {header_offset}", "file type = ENVI Standard",
+        f"data type = {code}", f"interleave = {interleave}", f"byte order = {1 if big_endian else 0}", "",
+    ])
+    (path.parent / (header_name or path.with_suffix(".hdr").name)).write_text(header)
+    return path
+
+
+_DAP_TYPES = {"u1": "UInt8", "i1": "Int8", "i2": "Int16", "u2": "UInt16", "i4": "Int32", "u4": "UInt32",
+              "i8": "Int64", "u8": "UInt64", "f4": "Float32", "f8": "Float64"}
+_SKIP_ATTRS = {"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME", "_Netcdf4Dimid", "_Netcdf4Coordinates",
+               "_nc3_strict"}
+
+
+def _dap_attribute(name: str, value: Any) -> str:
+    from xml.sax.saxutils import escape, quoteattr
+
+    if isinstance(value, bytes):
+        value = value.decode()
+    if isinstance(value, str):
+        return f'<Attribute name={quoteattr(name)} type="String"><Value>{escape(value)}</Value></Attribute>'
+    arr = np.atleast_1d(np.asarray(value))
+    dap = _DAP_TYPES.get(arr.dtype.str[1:])
+    if dap is None:
+        return ""
+    values = "".join(f"<Value>{v!r}</Value>" for v in arr.tolist())
+    return f'<Attribute name={quoteattr(name)} type="{dap}">{values}</Attribute>'
+
+
+def make_dmrpp(nc_path: str | os.PathLike[str]) -> Path:
+    """Write ``<file>.dmrpp`` next to a NetCDF4/HDF5 file: the DMR++ sidecar OPeNDAP's ``get_dmrpp``
+    would write, generated from h5py's chunk index (offsets, sizes, filters, dims, attributes)."""
+    import h5py
+
+    nc_path = Path(nc_path)
+    dims: dict[str, int] = {}
+    variables: list[str] = []
+    with h5py.File(nc_path, "r") as f:
+        for name, ds in f.items():
+            if isinstance(ds, h5py.Dataset) and ds.attrs.get("CLASS") == b"DIMENSION_SCALE":
+                dims[name] = int(ds.shape[0])
+        for name, ds in f.items():
+            if not isinstance(ds, h5py.Dataset) or ds.dtype.str[1:] not in _DAP_TYPES:
+                continue
+            dap = _DAP_TYPES[ds.dtype.str[1:]]
+            names = [d[0].name.strip("/") if len(d) else name for d in ds.dims]
+            parts = [f'<{dap} name="{name}">'] + [f'<Dim name="/{d}"/>' for d in names]
+            parts += [_dap_attribute(k, v) for k, v in ds.attrs.items() if k not in _SKIP_ATTRS]
+            filters = " ".join(["shuffle"] * bool(ds.shuffle) + ["deflate"] * (ds.compression == "gzip"))
+            comp = f' compressionType="{filters}"' if filters else ""
+            level = f' deflateLevel="{ds.compression_opts}"' if ds.compression == "gzip" else ""
+            fill = f' fillValue="{ds.fillvalue}"' if ds.fillvalue is not None else ""
+            parts.append(f'<dmrpp:chunks{comp}{level}{fill} byteOrder="LE">')
+            chunks = ds.chunks or ds.shape
+            parts.append(f"<dmrpp:chunkDimensionSizes>{' '.join(map(str, chunks))}</dmrpp:chunkDimensionSizes>")
+            infos: list[Any] = []
+            if ds.chunks is not None:
+                ds.id.chunk_iter(infos.append)
+                for info in infos:
+                    pos = ",".join(str(int(c)) for c in info.chunk_offset)
+                    parts.append(f'<dmrpp:chunk offset="{info.byte_offset}" nBytes="{info.size}" '
+                                 f'chunkPositionInArray="[{pos}]"/>')
+            else:
+                parts.append(f'<dmrpp:chunk offset="{ds.id.get_offset()}" nBytes="{ds.id.get_storage_size()}"/>')
+            parts.append("</dmrpp:chunks>")
+            parts.append(f"</{dap}>")
+            variables.append("\n".join(p for p in parts if p))
+        root_attrs = [_dap_attribute(k, v) for k, v in f.attrs.items() if k not in _SKIP_ATTRS]
+    xml = "\n".join([
+        '<?xml version="1.0" encoding="ISO-8859-1"?>',
+        f'<Dataset xmlns="http://xml.opendap.org/ns/DAP/4.0#" xmlns:dmrpp="http://xml.opendap.org/dap/dmrpp/1.0.0#" '
+        f'dapVersion="4.0" dmrVersion="1.0" name="{nc_path.name}" dmrpp:href="{nc_path.as_uri()}">',
+        *[f'<Dimension name="{d}" size="{n}"/>' for d, n in dims.items()],
+        *variables, *[a for a in root_attrs if a], "</Dataset>", "",
+    ])
+    out = nc_path.with_name(nc_path.name + ".dmrpp")
+    out.write_text(xml, encoding="ISO-8859-1")
+    return out

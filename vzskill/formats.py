@@ -31,7 +31,7 @@ KERCHUNK_JSON_SUFFIXES = (".json",)
 KERCHUNK_PARQUET_SUFFIXES = (".parq", ".parquet", ".parq/", ".parquet/")
 
 #: Formats whose chunks live in *other* objects than the parsed URL.
-REFERENCE_KINDS = ("kerchunk-json", "kerchunk-parquet", "zarr", "zarr-zip")
+REFERENCE_KINDS = ("kerchunk-json", "kerchunk-parquet", "zarr", "zarr-zip", "dmrpp")
 
 
 class ParseError(ValueError):
@@ -56,7 +56,7 @@ class Sniffed:
 
 
 def kind_from_suffix(url: str) -> str | None:
-    """``'zarr'``, ``'zarr-zip'``, ``'kerchunk-json'``, ``'kerchunk-parquet'`` from the extension, else None."""
+    """``'zarr'``, ``'zarr-zip'``, ``'kerchunk-json'``, ``'kerchunk-parquet'``, ``'dmrpp'`` from the extension, else None."""
     low = url.lower().rstrip("/")
     if low.endswith(".zarr.zip"):
         return "zarr-zip"
@@ -66,6 +66,8 @@ def kind_from_suffix(url: str) -> str | None:
         return "kerchunk-json"
     if low.endswith((".parq", ".parquet")):
         return "kerchunk-parquet"
+    if low.endswith(".dmrpp"):
+        return "dmrpp"
     return None
 
 
@@ -146,11 +148,24 @@ def sniff(url: str, registry: Any = None, access: Access | None = None) -> Sniff
     if kind is not None:
         require_extra(kind, url)
     if kind is None:
+        kind = _sidecar_kind(url, head, registry)
+    if kind is None:
         fix = "check the download (an HTML error page or a text file saved as .nc?), or remove it from the list"
         raise ParseError(
             f"{display_name(url)}: not a NetCDF/HDF5/FITS file (starts with {head[:8]!r}) -> {fix}", fix=fix
         )
     return Sniffed(kind, size)
+
+
+def _sidecar_kind(url: str, head: bytes, registry: Any) -> str | None:
+    """A format known by a file next to this one: ENVI data (``.hdr`` sidecar); an ENVI header is refused."""
+    from vzskill.format_envi import ENVI_MAGIC, envi_header
+
+    if head.startswith(ENVI_MAGIC) and url.lower().endswith(".hdr"):
+        name = display_name(url)
+        fix = f"pass the data file next to it (e.g. {name[:-4]}.img or {name[:-4]}), not the header"
+        raise ParseError(f"{name}: an ENVI header (text), not the raster -> {fix}", kind="source", fix=fix)
+    return "envi" if envi_header(url, registry) is not None else None
 
 
 def compressed_stream(url: str) -> ParseError:
@@ -177,7 +192,7 @@ def detect_kind(url: str, registry: Any = None, access: Access | None = None) ->
 #: kind -> VirtualiZarr parser class (``group=``, ``skip_variables=``)
 _VIRTUALIZARR_PARSERS = {
     "netcdf3": "NetCDF3Parser", "fits": "FITSParser", "kerchunk-json": "KerchunkJSONParser",
-    "kerchunk-parquet": "KerchunkParquetParser", "zarr": "ZarrParser",
+    "kerchunk-parquet": "KerchunkParquetParser", "zarr": "ZarrParser", "dmrpp": "DMRPPParser",
 }
 #: kind -> (module, class) of vzskill's parsers around other packages (``group=``, ``drop_variables=``)
 _OWN_PARSERS = {
@@ -219,6 +234,10 @@ def make_parser(
     if kind in _OWN_PARSERS:
         module, name = _OWN_PARSERS[kind]
         return getattr(importlib.import_module(module), name)(group=group, drop_variables=drop)
+    if kind == "envi":
+        from vzskill.format_envi import EnviParser
+
+        return EnviParser(group=group, drop_variables=drop)
     if kind in _VIRTUALIZARR_PARSERS:
         from virtualizarr import parsers
 
