@@ -144,3 +144,27 @@ def test_odd_file_stored_natively_is_compared(tmp_path: Path) -> None:
     report = verify(storage, order)
     [m] = report.mismatches
     assert m.variable == "temperature" and m.file == odd.as_uri() and "(stored in the repository)" in m.message
+
+
+def test_supplied_coordinate_of_a_new_dimension_does_not_fail(tmp_path: Path, ensemble: list[list[Path]]) -> None:
+    """coords={'member': [...]} come from the caller, not from a file: said, not compared, not a failure."""
+    from vzskill.write import virtualize
+
+    virtualize([[str(p) for p in row] for row in ensemble], tmp_path / "repo", concat_dim=["member", "time"],
+               coords={"member": ["ens0", "ens1"]})
+    storage = icechunk.local_filesystem_storage(str(tmp_path / "repo"))
+    for urls in (None, [str(p) for row in ensemble for p in row]):
+        report = verify(storage, urls)
+        assert report.ok and not report.skipped, report.format_table()
+        assert report.compared["temperature"] == 64
+        assert report.skipped_by_request == {
+            "member": {"supplied when writing (coordinate of a new dimension, in no source file)": 1}}
+        assert [w.kind for w in report.warnings] == ["supplied"]
+    # an array stored in the repository that no file holds and that is no new dimension's coordinate still fails
+    session = icechunk.Repository.open(storage).writable_session("main")
+    root = zarr.open_group(session.store, mode="r+")
+    extra = root.create_array("extra", shape=(3,), dtype="f4", dimension_names=("extra",))
+    extra[:] = 1.0
+    session.commit("an array from nowhere")
+    report = verify(storage)
+    assert not report.ok and "extra" in report.skipped, report.format_table()

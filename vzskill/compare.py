@@ -128,10 +128,12 @@ class Origins:
         self.votes: dict[str, dict[str, Counter[int]]] = defaultdict(lambda: defaultdict(Counter))
         self.chunks: list[tuple[str, str, tuple[int, ...], dict[str, int]]] = []  # url, var, chunk, origin
         self.by_file: dict[str, dict[str, int]] = {}
+        self.added: set[str] = set()  # dims the combine added in front of the sources' dims (e.g. 'member')
 
     def record(self, url: str, var: str, chunk: tuple[int, ...], dims: tuple[str, ...], repo_start: tuple[int, ...],
                src_start: tuple[int, ...]) -> None:
         extra = len(dims) - len(src_start)
+        self.added.update(dims[:extra])
         origin = {d: repo_start[j] if j < extra else repo_start[j] - src_start[j - extra] for j, d in enumerate(dims)}
         for d, o in origin.items():
             self.votes[url][d][o] += 1

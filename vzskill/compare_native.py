@@ -103,6 +103,12 @@ class _Native:
         return False
 
 
+def _supplied(refs: ArrayRefs, origins: Origins) -> bool:
+    """A 1-D coordinate of a dimension the combine added (no source has it): its values came from the caller."""
+    dims = refs.dims()
+    return refs.array.ndim == 1 and dims == (refs.path.rsplit("/", 1)[-1],) and dims[0] in origins.added
+
+
 def compare_native(report: VerifyReport, index: ReferenceIndex, sources: Sources, origins: Origins,
                    files: list[str], *, sample: int | None, rng: random.Random, skip_vars: set[str],
                    others: Sequence[str] = ()) -> set[str]:
@@ -119,32 +125,48 @@ def compare_native(report: VerifyReport, index: ReferenceIndex, sources: Sources
             report.skip(var, "skipped on request", total, requested=True)
             continue
         chosen = rng.sample(files, sample) if sample is not None and sample < len(files) else files
-        done: set[tuple[int, ...]] = set()
-        why: str | None = None if chosen else "no source file is referenced (nothing virtual) -> pass the source URLs"
-        for url in [*chosen, *others]:
-            try:
-                src, _kind = sources.get(url, var)
-            except (NoReader, Exception):  # already reported by the virtual comparison
-                continue
-            sv = src.variable(var)
-            if sv is None:
-                continue
-            region = _region(refs, sv, _origin(url, src, refs, origins, index))
-            if isinstance(region, str):
-                why = region
-                continue
-            if url in others and _chunks_in(refs, region) <= done:
-                continue
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                native.one(refs, url, sv, region)
-            done |= _chunks_in(refs, region)
-            used.add(url)
+        done, why, in_source = _one_array(native, refs, index, [*chosen, *others], set(others), used)
         if done:
             report.count(var, len(done), native=True)
-        if total > len(done) and sample is None:
+        if not in_source and chosen and _supplied(refs, origins):
+            report.skip(var, "supplied when writing (coordinate of a new dimension, in no source file)", total,
+                        requested=True)
+            report.warn("supplied", f"{var}: the coordinate of the new dimension '{var}' is in no source file (its "
+                        "values were supplied when writing, e.g. coords=...): not compared", None, var)
+        elif total > len(done) and sample is None:
+            if not chosen:
+                why = "no source file is referenced (nothing virtual) -> pass the source URLs"
             report.skip(var, why or "in no referenced file (pass the source files to compare them)", total - len(done))
     return used
+
+
+def _one_array(native: _Native, refs: ArrayRefs, index: ReferenceIndex, urls: list[str], others: set[str],
+               used: set[str]) -> tuple[set[tuple[int, ...]], str | None, bool]:
+    """Compare one stored array with each file's block: (chunks covered, why some file was not placed, in a source)."""
+    done: set[tuple[int, ...]] = set()
+    why: str | None = None
+    in_source = False
+    for url in urls:
+        try:
+            src, _kind = native.sources.get(url, refs.path)
+        except (NoReader, Exception):  # already reported by the virtual comparison
+            continue
+        sv = src.variable(refs.path)
+        if sv is None:
+            continue
+        in_source = True
+        region = _region(refs, sv, _origin(url, src, refs, native.origins, index))
+        if isinstance(region, str):
+            why = region
+            continue
+        if url in others and _chunks_in(refs, region) <= done:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            native.one(refs, url, sv, region)
+        done |= _chunks_in(refs, region)
+        used.add(url)
+    return done, why, in_source
 
 
 def _decoded(values: np.ndarray, attrs: dict[str, Any], name: str) -> np.ndarray:

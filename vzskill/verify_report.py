@@ -65,7 +65,8 @@ class VerifyReport:
 
     ``compared``: variable -> chunks compared (virtual and stored in the repository);
     ``skipped``: variable -> reason -> chunks not compared (fails the report);
-    ``skipped_by_request``: the same for what the caller asked to skip (``skip=``, ``skip_unreadable``).
+    ``skipped_by_request``: the same for what the caller asked to skip (``skip=``, ``skip_unreadable``) and what
+    has nothing to compare with (a new dimension's coordinate supplied when writing).
     ``exit_code``: 0 ok / 1 mismatches, stale sources, errors or unrequested skips / 2 could not run.
     """
 
@@ -164,7 +165,7 @@ class VerifyReport:
         ]
         if self.compared:
             lines.append("Compared: " + ", ".join(f"{v} {n}" for v, n in sorted(self.compared.items())))
-        for title, table in (("Not compared", self.skipped), ("Skipped on request", self.skipped_by_request)):
+        for title, table in (("Not compared", self.skipped), ("Not compared, not failing (skipped on request, or nothing to compare)", self.skipped_by_request)):
             if table:
                 parts = [f"{v}: " + ", ".join(f"{n} chunk(s) {why}" for why, n in sorted(r.items()))
                          for v, r in sorted(table.items())]
