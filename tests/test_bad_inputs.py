@@ -2,11 +2,14 @@
 and leaves an existing repository untouched (same branch tip, no new snapshot, manifest or branch).
 
 The repository already has one commit (the series); every bad case tries to append to it, through
-the Python API and through the ``vzskill virtualize`` CLI (run concurrently to keep the suite fast).
+the Python API and through the ``vzskill virtualize`` CLI (``vzskill.cli.main`` in this process; one case also
+through the real console script).
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import shutil
 import subprocess
 import sys
@@ -19,6 +22,7 @@ from obspec_utils.registry import ObjectStoreRegistry
 from obstore.store import LocalStore
 
 from vzskill.check import check
+from vzskill.cli import main
 from vzskill.containers import open_repo
 from vzskill.sources import SourceError
 from vzskill.verify import verify
@@ -92,30 +96,23 @@ def _inputs(case: str, data_dir: Path, series_files: list[Path]) -> list[str]:
     return [*map(str, series_files), *(str(data_dir / r) for r in rel)]
 
 
-# One interpreter runs `vzskill.cli.main(argv)` for every case (the CLI's own parsing, exit codes and
-# stderr line, without paying the ~3 s import per case); a few cases also run the real console script.
-_DRIVER = r"""
-import contextlib, io, json, sys
-from vzskill.cli import main
-out = {}
-for case, argv in json.loads(sys.argv[1]).items():
+def _main(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """``vzskill.cli.main(argv)`` in this process (the CLI's own parsing, exit code and stderr line)."""
     err, std = io.StringIO(), io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(std):
         try:
             code = main(argv)
         except SystemExit as exc:
-            code = exc.code
-    out[case] = [code, std.getvalue(), err.getvalue()]
-print(json.dumps(out))
-"""
-REAL_BINARY = ("corrupt", "chunks", "scheme")
+            code = exc.code if isinstance(exc.code, int) else 2
+    return subprocess.CompletedProcess(argv, code, std.getvalue(), err.getvalue())
+
+
+REAL_BINARY = ("corrupt",)  # and once through the real console script
 
 
 @pytest.fixture(scope="module")
-def cli_runs(repo_dir: Path, state0: dict[str, Any], data_dir: Path, series_files: list[Path]) -> dict[str, subprocess.CompletedProcess]:
+def cli_runs(repo_dir: Path, state0: dict[str, Any], data_dir: Path, series_files: list[Path]) -> dict[str, subprocess.CompletedProcess[str]]:
     """``vzskill virtualize ... --append`` for every case."""
-    import json
-
     argvs: dict[str, list[str]] = {}
     for case in [*CASES, "scheme"]:
         if case == "scheme":
@@ -123,15 +120,9 @@ def cli_runs(repo_dir: Path, state0: dict[str, Any], data_dir: Path, series_file
         else:
             urls, extra = _inputs(case, data_dir, series_files), CASES[case][2]
         argvs[case] = ["virtualize", *urls, "--repo", str(repo_dir), "--append", *extra]
-    driver = subprocess.run([sys.executable, "-c", _DRIVER, json.dumps(argvs)], capture_output=True, text=True, timeout=300)
-    assert driver.returncode == 0, driver.stderr[-2000:]
-    results = json.loads(driver.stdout.strip().splitlines()[-1])
-    out = {case: subprocess.CompletedProcess(argvs[case], code, stdout, stderr) for case, (code, stdout, stderr) in results.items()}
-    procs = {case: subprocess.Popen([VZSKILL, *argvs[case]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for case in REAL_BINARY}
-    for case, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=180)
-        out[f"{case}:binary"] = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+    out = {case: _main(argv) for case, argv in argvs.items()}
+    for case in REAL_BINARY:
+        out[f"{case}:binary"] = subprocess.run([VZSKILL, *argvs[case]], capture_output=True, text=True, timeout=180)
     return out
 
 
@@ -156,7 +147,7 @@ def test_python_api(case: str, repo_dir: Path, state0: dict[str, Any], data_dir:
 
 
 @pytest.mark.parametrize("case", [*CASES, "scheme", *(f"{c}:binary" for c in REAL_BINARY)])
-def test_cli(case: str, cli_runs: dict[str, subprocess.CompletedProcess], repo_dir: Path, state0: dict[str, Any]) -> None:
+def test_cli(case: str, cli_runs: dict[str, subprocess.CompletedProcess[str]], repo_dir: Path, state0: dict[str, Any]) -> None:
     proc = cli_runs[case]
     case = case.split(":")[0]
     assert proc.returncode in (1, 2), proc.stdout + proc.stderr
@@ -215,7 +206,7 @@ def test_container_prefix_mismatch(repo_dir: Path, state0: dict[str, Any], tmp_p
     assert report.exit_code == 1
     [f] = report.errors
     assert f.kind == "container" and "are under no virtual chunk container" in f.message
-    proc = subprocess.run([VZSKILL, "verify", "--repo", str(copy)], capture_output=True, text=True, timeout=120)
+    proc = _main(["verify", "--repo", str(copy)])
     assert proc.returncode == 1 and len(proc.stderr.strip().splitlines()) == 1
     assert _state(repo_dir) == state0
 
