@@ -100,3 +100,47 @@ def test_source_replaced_by_a_shorter_file_commits_nothing(tmp_path: Path, serie
     with pytest.raises(VirtualizeError, match=r"^temp_001\.nc: the source changed size \(\d+ -> \d+ bytes\) while writing"):
         virtualize(files, tmp_path / "repo", progress=progress)
     assert _stored(tmp_path / "repo") is None
+
+
+# --------------------------------------------------------------------------- kill -9
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_kill_9_at_random_moments_leaves_old_or_complete(tmp_path: Path, series: list[Path]) -> None:
+    """10 seeded trials: CLI appends killed (SIGKILL) after a random share (50-110 %) of a full run's time.
+
+    The first write (trial 0) runs to the end and times a full run on this machine. After every kill
+    main holds exactly the files that landed before (old) or those plus the new one (complete); the
+    in-process rerun lands the file, or says it is stored already.
+    """
+    from vzskill.verify import verify
+
+    rng = random.Random(20261202)
+    repo = tmp_path / "repo"
+    cli = [sys.executable, "-m", "vzskill", "virtualize", "--repo", str(repo)]
+    started = time.monotonic()
+    subprocess.run([*cli, str(series[0])], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120)
+    full = time.monotonic() - started
+    outcomes = []
+    for trial in range(1, 11):
+        target = series[trial]
+        proc = subprocess.Popen([*cli, str(target), "--append"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            proc.wait(rng.uniform(0.5, 1.1) * full)
+        except subprocess.TimeoutExpired:
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        stored = _stored(repo)
+        assert stored is not None
+        n = stored.sizes["time"] // fixtures.N_TIME
+        assert n in (trial, trial + 1), (trial, n)
+        _assert_holds(stored, series[:n])  # old or complete, never a half state
+        outcomes.append(("killed" if proc.returncode == -signal.SIGKILL else "finished", n > trial))
+        result = virtualize([target], repo, append=True)  # the rerun
+        assert result.skipped == ([target.as_uri()] if n > trial else [])
+    _assert_holds(_stored(repo), series[:11])
+    report = verify(repo)
+    assert report.ok, report.format_table()
+    assert sum(1 for how, _ in outcomes if how == "killed") >= 3, outcomes  # the seeds do kill mid-run
+    assert any(landed for _, landed in outcomes), outcomes  # and some runs got to the end
