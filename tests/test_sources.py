@@ -351,3 +351,21 @@ def test_registry_containers_and_repository_agree_on_the_account(url: str, acces
     assert store_for(source, access).config["account_name"] == account
     assert f"account: {account}" in repr(storage_for(source.root + "/repo", access))
     assert account in repr(container_store(source, access))
+
+
+def test_parsed_sources_pass_through_unchanged(tmp_path: Path) -> None:
+    """Parse once, hand the same Source objects on: the registry and the containers get the same roots."""
+    from vzskill.containers import source_prefixes
+    from vzskill.registry import build_registry
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    urls = [str(tmp_path / "a" / "x.nc"), str(tmp_path / "b" / "y.nc")]
+    sources = parse_sources(urls)
+    assert parse_sources(sources) == sources
+    assert parse_sources(sources[:1]) == sources[:1]  # keeps the shared root (re-parsing one file would narrow it)
+    assert parse_sources(urls[:1])[0].root == (tmp_path / "a").as_uri()
+    assert source_prefixes(sources) == source_prefixes(urls) == [tmp_path.as_uri() + "/"]
+    assert build_registry(sources).resolve(sources[1].url)[1] == "b/y.nc"
+    with pytest.raises(SourceError, match="no source URLs given"):
+        parse_sources([])

@@ -15,7 +15,7 @@ import icechunk
 from icechunk.credentials import HttpAccess, LocalFileSystemAccess
 from icechunk.storage import azure_store
 
-from vzskill.sources import Access, Source, SourceError, local_path, parse_source, parse_sources, roots
+from vzskill.sources import Access, Source, SourceError, SourceLike, local_path, parse_source, parse_sources, roots
 
 
 def container_store(source: Source, access: Access | None = None) -> Any:
@@ -73,7 +73,7 @@ def credential_for(prefix: str, access: Access | None = None) -> Any:
     )
 
 
-def containers_for(urls: Iterable[str | os.PathLike[str]], access: Access | None = None) -> list[icechunk.VirtualChunkContainer]:
+def containers_for(urls: Iterable[SourceLike], access: Access | None = None) -> list[icechunk.VirtualChunkContainer]:
     """One ``VirtualChunkContainer`` per root of ``urls`` (prefix = root + ``/``).
 
     Parameters
@@ -100,7 +100,7 @@ def containers_for(urls: Iterable[str | os.PathLike[str]], access: Access | None
 
 
 def repository_config(
-    urls: Iterable[str | os.PathLike[str]],
+    urls: Iterable[SourceLike],
     access: Access | None = None,
     base: icechunk.RepositoryConfig | None = None,
 ) -> icechunk.RepositoryConfig:
@@ -157,7 +157,7 @@ def authorizations(
     )
 
 
-def source_prefixes(urls: Iterable[str | os.PathLike[str]]) -> list[str]:
+def source_prefixes(urls: Iterable[SourceLike]) -> list[str]:
     """Container prefixes (trailing ``/``) for ``urls``.
 
     Parameters

@@ -17,6 +17,7 @@ from vzskill.sources import (
     Access,
     Source,
     SourceError,
+    SourceLike,
     azure_location,
     looks_like_regex,
     parse_sources,
@@ -177,7 +178,7 @@ def store_for(source: Source, access: Access | None = None) -> Any:
 
 
 def build_registry(
-    urls: Iterable[str | os.PathLike[str]],
+    urls: Iterable[SourceLike],
     access: Access | None = None,
     *,
     access_by_root: Mapping[str, Access] | None = None,

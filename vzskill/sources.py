@@ -133,6 +133,9 @@ class Source:
         return urlparse(self.root).netloc
 
 
+SourceLike = str | os.PathLike[str] | Source  # what parse_sources (and the registry / container builders) take
+
+
 def local_path(url: str) -> str:
     """``file:///a/b`` -> ``/a/b`` (percent-decoded: ``file:///a%20b`` -> ``/a b``)."""
     return unquote(urlparse(url).path)
@@ -216,13 +219,14 @@ def parse_source(url: str | os.PathLike[str], local_root: str | None = None) -> 
     return Source(url=full, scheme=scheme, root=root, path=parsed.path.lstrip("/"))
 
 
-def parse_sources(urls: Iterable[str | os.PathLike[str]]) -> list[Source]:
+def parse_sources(urls: Iterable[SourceLike]) -> list[Source]:
     """Describe many URLs; local files share one root (their common parent directory).
 
     Parameters
     ----------
     urls
-        Local paths and/or URLs.
+        Local paths and/or URLs; :class:`Source` objects (already parsed) are passed through unchanged, so a
+        pipeline can parse once and hand the same sources to the registry and the containers.
 
     Returns
     -------
@@ -234,12 +238,13 @@ def parse_sources(urls: Iterable[str | os.PathLike[str]]) -> list[Source]:
     SourceError
         No URLs, or one that :func:`parse_source` rejects.
     """
-    full = [normalize_url(u) for u in urls]
-    if not full:
+    items = list(urls)
+    if not items:
         raise SourceError("no source URLs given")
-    local_dirs = [os.path.dirname(local_path(u)) for u in full if u.startswith("file://")]
+    full = {i: normalize_url(u) for i, u in enumerate(items) if not isinstance(u, Source)}
+    local_dirs = [os.path.dirname(local_path(u)) for u in full.values() if u.startswith("file://")]
     local_root = os.path.commonpath(local_dirs) if local_dirs else None
-    return [parse_source(u, local_root=local_root) for u in full]
+    return [u if isinstance(u, Source) else parse_source(full[i], local_root=local_root) for i, u in enumerate(items)]
 
 
 def roots(sources: Iterable[Source]) -> dict[str, Source]:
