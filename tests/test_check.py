@@ -92,8 +92,16 @@ def test_messages_say_level_shuffle_and_fix(series_files: list[Path], variant_fi
     msg = report.errors[0].message
     assert msg == (
         "other_level.nc: variable 'temperature' uses zlib level 9 with shuffle, the other 3 files use zlib level 4 "
-        "with shuffle -> recompress it like the others (e.g. nccopy -d 4 -s), or pass loadable_variables=['temperature']"
+        "with shuffle -> recompress it like the others (e.g. nccopy -d 4 -s), or store this file's chunks in the "
+        "repository (load 'temperature' for other_level.nc only: loadable_variables with its coordinates and "
+        "'temperature', appending the files one by one in order), or virtualize it separately"
     )
+    assert report.errors[0].file == Path(variant_files["other_level"]).as_uri()  # the file the 'load ... only' fix is for
+    chunks = check([*series_files, variant_files["other_chunks"]]).errors[0]
+    assert chunks.fix == (
+        "rechunk it to (1, 10, 15) (e.g. nccopy -c), or store this file's chunks in the repository (load "
+        "'temperature' for other_chunks.nc only: loadable_variables with its coordinates and 'temperature', "
+        "appending the files one by one in order), or virtualize it separately")
     report = check([*series_files, variant_files["no_shuffle"]])
     assert "uses zlib level 4 without shuffle, the other 3 files use zlib level 4 with shuffle" in report.errors[0].message
 

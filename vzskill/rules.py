@@ -142,7 +142,7 @@ def majority(ctx: Context, var: str, prop: str, among: list[int]) -> tuple[Any, 
 
 
 def _compare(ctx: Context, var: str, prop: str, among: list[int], describe: Callable[[Any], str],
-             make_fix: Callable[[Any], str], severity: str = "error", note: str = "") -> list[Finding]:
+             make_fix: Callable[[Any, str], str], severity: str = "error", note: str = "") -> list[Finding]:
     if len(among) < 2:
         return []
     ref, n_ref, odd = majority(ctx, var, prop, among)
@@ -150,17 +150,23 @@ def _compare(ctx: Context, var: str, prop: str, among: list[int], describe: Call
     findings = []
     for i, value in odd:
         head = f"{ctx.names[i]}: variable '{var}' uses {describe(value)}, {others(n_ref, len(among) - 1)} {describe(ref)}{note}"
-        fix = make_fix(ref)
+        fix = make_fix(ref, ctx.names[i])
         findings.append(Finding(severity, ctx.good[i].url, var, kind, f"{head} -> {fix}", fix))
     return findings
 
 
-def _fixer(template: str, var: str, hint: Callable[[Any], str] | None = None) -> Callable[[Any], str]:
-    """The fix text for the majority value ``ref``: ``template`` with ``{ref}``, ``{var}``, ``{hint}`` (hint(ref)).
+def _fixer(template: str, var: str, hint: Callable[[Any], str] | None = None) -> Callable[[Any, str], str]:
+    """The fix text for the majority value ``ref`` and the odd file ``name``: ``template`` with ``{ref}``,
+    ``{var}``, ``{file}``, ``{hint}`` (hint(ref)).
 
     ``var`` is bound here, when the rule runs, not when the text is made (no loop-variable closure).
     """
-    return lambda ref: template.format(ref=ref, var=var, hint=hint(ref) if hint else "")
+    return lambda ref, name: template.format(ref=ref, var=var, file=name, hint=hint(ref) if hint else "")
+
+
+# the one-array alternative for a file whose chunks/codecs/dtype differ: that file's chunks stored in the repository
+LOAD_THIS_FILE = ("or store this file's chunks in the repository (load '{var}' for {file} only: loadable_variables "
+                  "with its coordinates and '{var}', appending the files one by one in order)")
 
 
 def properties(ctx: Context) -> list[Finding]:
@@ -170,18 +176,19 @@ def properties(ctx: Context) -> list[Finding]:
         present = ctx.present(var)
         findings += _compare(
             ctx, var, "shape_other", present, lambda v: f"shape {fmt_shape(v)}",
-            lambda ref: "a different grid cannot be concatenated: virtualize it separately (own group or virtual dataset), or regrid it",
+            lambda ref, name: "a different grid cannot be concatenated: virtualize it separately (own group or virtual dataset), or regrid it",
         )
         virtual_in = [i for i in present if ctx.infos[i][var]["virtual"]]
         findings += _compare(
             ctx, var, "dtype", virtual_in, lambda v: f"dtype {v}",
-            _fixer("rewrite it as {ref}, or pass loadable_variables=['{var}'], or virtualize it separately", var))
+            _fixer("rewrite it as {ref}, " + LOAD_THIS_FILE + ", or virtualize it separately", var))
         findings += _compare(
             ctx, var, "chunks", virtual_in, lambda v: f"chunks {v}",
-            _fixer("rechunk it to {ref} (e.g. nccopy -c), or pass loadable_variables=['{var}'], or virtualize it separately", var))
+            _fixer("rechunk it to {ref} (e.g. nccopy -c), " + LOAD_THIS_FILE + ", or virtualize it separately", var))
         findings += _compare(
             ctx, var, "codec_key", virtual_in, describe_codecs,
-            _fixer("recompress it like the others{hint}, or pass loadable_variables=['{var}']", var, hint=nccopy_hint))
+            _fixer("recompress it like the others{hint}, " + LOAD_THIS_FILE + ", or virtualize it separately", var,
+                   hint=nccopy_hint))
         findings += _compare(
             ctx, var, "fill_value", virtual_in, fmt_fill,
             _fixer("pass loadable_variables=['{var}'] (each file is decoded with its own fill value), or rewrite it with _FillValue={ref}", var))
