@@ -15,12 +15,15 @@ one-connection-per-request does not count twice). Per backend and delay, interle
   installed s3fs is too old for this fsspec).
 
 Repositories are created outside the timed part. The proxy counts every request (HEAD and GET
-alike), reported per file. The same three tools also run on the local files.
+alike), reported per file. The same tools also run on local files (500 in full mode:
+``--parallel auto`` picks forkserver processes there). ``VZSKILL_BENCH_REMOTE_FILES=N`` sets the
+number of remote files (default 100).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -232,9 +235,10 @@ def _record(res: dict[str, Any], key: str, samples: dict[str, list[Any]], counts
 
 
 def run(quick: bool = False, n_files: int | None = None, reps: int | None = None,
-        delays: tuple[float, ...] | None = None) -> dict:
+        delays: tuple[float, ...] | None = None, local_files: int | None = None) -> dict:
     common.quiet_warnings()
-    n = n_files or (8 if quick else 100)
+    n = n_files or int(os.environ.get("VZSKILL_BENCH_REMOTE_FILES", 0)) or (8 if quick else 100)
+    n_local = local_files or (8 if quick else 500)
     reps = reps or (1 if quick else 2)
     delays = delays or ((0.02,) if quick else (0.02, 0.05))
     t0 = time.perf_counter()
@@ -263,11 +267,14 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
                 counts: dict[str, list[float]] = {}
                 samples = common.interleaved(_cases(backend, n, counts, tmp), reps, warmup=False, log=common.log)
                 _record(res, key, samples, counts)
-        common.log(f"  [{NAME}] local: {n} files")
-        samples = common.interleaved(_local_cases(paths, tmp), reps, warmup=True, log=common.log)
+        local = common.series_files(n_local)
+        res["params"]["local_files"] = n_local
+        common.log(f"  [{NAME}] local: {n_local} files")
+        samples = common.interleaved(_local_cases(local, tmp), reps, warmup=not quick, log=common.log)
         _record(res, "local", samples, None)
         res["ratios"].pop("remote_speedup_vs_plain_serial.local", None)
         res["ratios"]["local_speedup_vs_plain_serial"] = common.paired_ratio(samples, "plain_serial", "vzskill_auto")
+    res["ratios"]["local_auto_vs_serial"] = common.paired_ratio(samples, "vzskill_serial", "vzskill_auto")
     shutil.rmtree(tmp, ignore_errors=True)
     _targets(res, delays)
     return res
@@ -275,6 +282,8 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
 
 def _targets(res: dict[str, Any], delays: tuple[float, ...]) -> None:
     r, t = res["ratios"], res["targets"]
+    t["local --parallel auto vs serial (vzskill virtualize)"] = {
+        "value": r["local_auto_vs_serial"], "target": ">= 1.8 (500 files)", "met": r["local_auto_vs_serial"] >= 1.8}
     for backend in ("http", "s3"):
         for delay in delays:
             key = f"{backend}_{int(delay * 1000)}ms"

@@ -86,3 +86,21 @@ def test_map_ordered_keeps_order_and_reports_progress():
     out = map_ordered(lambda x: x * x, list(range(20)), Choice("threads", 4, ""), lambda d, n: calls.append(d))
     assert out == [x * x for x in range(20)]
     assert len(calls) == 20 and calls[-1] == 20
+
+
+def _square_or_die(x: int) -> int:
+    import os
+
+    if str(os.getpid()) != os.environ.get("VZSKILL_TEST_PARENT_PID"):
+        os._exit(3)  # a worker dies (as when the OOM killer takes it)
+    return x * x
+
+
+def test_a_broken_process_pool_falls_back_to_serial(monkeypatch):
+    import os
+
+    monkeypatch.setenv("VZSKILL_TEST_PARENT_PID", str(os.getpid()))
+    calls = []
+    out = map_ordered(_square_or_die, [1, 2, 3, 4], Choice("processes", 2, ""), lambda d, n: calls.append(d))
+    assert out == [1, 4, 9, 16]
+    assert calls[-1] == 4

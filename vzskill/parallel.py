@@ -9,7 +9,8 @@ benchmarks/README.md):
 * any remote file (``s3://``, ``https://``...) -> ``threads`` (I/O overlaps; obstore releases the
   GIL while it waits), ``min(files, 16)`` workers;
 * local files only, at least :data:`MIN_PROCESS_FILES` of them and more than one core ->
-  ``processes`` (a ``forkserver`` ``ProcessPoolExecutor``, one worker per core);
+  ``processes`` (a ``forkserver`` ``ProcessPoolExecutor``, one worker per core; the script that
+  calls it needs the ``if __name__ == "__main__":`` guard, as for any process pool);
 * otherwise ``serial``.
 
 :func:`map_ordered` runs a per-file function in the chosen mode and returns the results in input
@@ -20,7 +21,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from concurrent.futures import Executor, as_completed
+from concurrent.futures import BrokenExecutor, Executor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Sequence, TypeVar
@@ -31,8 +32,9 @@ T = TypeVar("T")
 
 MODES = ("auto", "serial", "threads", "processes", "dask")
 MIN_FILES = 8  # below this, serial
-MIN_PROCESS_FILES = 64  # local files: a process pool pays off from here (start-up ~1 s on 2 cores)
+MIN_PROCESS_FILES = 200  # local files: a process pool pays off from here (start-up + worker warm-up 1-3 s)
 MAX_THREADS = 16
+PRELOAD = ("vzskill.parse", "vzskill.formats", "virtualizarr.parsers", "xarray", "h5py")
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,9 @@ def executor_for(choice: Choice) -> Iterator[Executor | None]:
         from concurrent.futures import ProcessPoolExecutor
 
         ctx = multiprocessing.get_context("forkserver")
+        # the fork server imports the parsing stack once; every worker forks from it already
+        # loaded (else each worker imports xarray/virtualizarr/h5py itself: ~2 s CPU apiece)
+        ctx.set_forkserver_preload(list(PRELOAD))
         with ProcessPoolExecutor(max_workers=choice.workers, mp_context=ctx) as pool:
             yield pool
     elif choice.mode == "dask":
@@ -166,6 +171,14 @@ def map_ordered(
             out.append(work(item))
             step(len(out), total)
         return out
+    try:
+        return _pooled(work, items, choice, step)
+    except BrokenExecutor:  # a worker died (killed, out of memory, no __main__ guard): redo serially
+        return map_ordered(work, items, Choice("serial", 1, f"{choice.mode} pool broke"), progress)
+
+
+def _pooled(work: Callable[[Any], T], items: Sequence[Any], choice: Choice, step: Callable[[int, int], None]) -> list[T]:
+    total = len(items)
     size = 1 if choice.mode == "threads" else max(1, min(16, total // (choice.workers * 4) or 1))
     batches = _batches(items, size)
     with warnings.catch_warnings(), executor_for(choice) as pool:
