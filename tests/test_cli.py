@@ -324,6 +324,20 @@ def test_parallel_options(tmp_path: Path, series_files: list[Path], cli: Cli) ->
         assert json.loads(workers.stdout)["dims"]["time"] == 12
 
 
+def test_verify_skip(tmp_path: Path, series_files: list[Path], cli: Cli) -> None:
+    files = _copy(series_files[:2], tmp_path / "src")
+    repo = tmp_path / "repo"
+    assert cli("virtualize", *files, "--repo", repo).returncode == 0
+    proc = cli("verify", "--repo", repo, "--skip", "precipitation", "--json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["ok"] is True
+    variables = out["variables"]
+    rows = {v["name"]: v for v in variables} if isinstance(variables, list) else variables
+    assert rows["precipitation"]["skipped_by_request"] and not rows["temperature"]["skipped_by_request"], rows
+    assert cli("verify", "--repo", repo, "--skip-unreadable").returncode == 0
+
+
 def test_virtualize_check_error_exit_1_nothing_written(tmp_path: Path, series_files: list[Path], data_dir: Path, cli: Cli) -> None:
     files = [*_copy(series_files[:2], tmp_path / "src"), *_copy([data_dir / "variants" / "other_chunks.nc"], tmp_path / "src")]
     proc = cli("virtualize", *files, "--repo", tmp_path / "repo", "--json")

@@ -166,7 +166,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         progress("verify", 0, 1)
         report = verify(
             repo, args.urls or None, branch=args.branch, tag=args.tag, snapshot_id=args.snapshot,
-            sample=args.sample, access=access,
+            sample=args.sample, access=access, skip=args.skip, skip_unreadable=args.skip_unreadable,
         )
         progress("verify", 1, 1)
     n_bad = len(report.mismatches) + len(report.stale)
@@ -272,6 +272,11 @@ def build_parser() -> _Parser:
     ref.add_argument("--tag")
     ref.add_argument("--snapshot", metavar="ID")
     p.add_argument("--sample", type=int, metavar="N", help="compare N sampled chunks per variable instead of everything")
+    p.add_argument("--skip", action="append", metavar="VAR_OR_FORMAT",
+                   help="do not compare this variable (array path) or format (fits, hdf5, netcdf3, zarr...); listed as "
+                        "skipped by request, not failing the report (repeatable)")
+    p.add_argument("--skip-unreadable", action="store_true",
+                   help="skip sources without a direct reader (or that cannot be opened) instead of failing the report")
     _add_access(p)
     p.set_defaults(func=cmd_verify)
 
