@@ -257,11 +257,19 @@ def virtual_coordinates(ctx: Context) -> list[Finding]:
             continue
         new_dims = (cd, *info["dims"])
         if info["is_coord"] and ctx.coords != "minimal":
-            fix = f"keep '{var}' loaded (loadable_variables=None, or list '{var}'), or combine with coords='minimal', compat='override'"
+            fix = (f"keep '{var}' loaded (loadable_variables=None, or list '{var}'), or combine with coords='minimal', "
+                   f"compat='override' (keeps the first file's '{var}' without comparing: check the files with '{var}' "
+                   "loaded first)")
             findings.append(Finding(
                 "error", None, var, "virtual_coordinate",
                 f"coordinate '{var}' is virtual and has no {cd!r} dimension: the concat would turn {info['dims']} "
                 f"into {new_dims} -> {fix}", fix))
+        elif info["is_coord"]:
+            fix = f"run the check with '{var}' loaded (loadable_variables=None or listing '{var}') to compare them"
+            findings.append(Finding(
+                "warning", None, var, "virtual_coordinate",
+                f"coordinate '{var}' is virtual: its values are not compared between files, and compat='override' "
+                f"keeps the first file's -> {fix}", fix))
         elif not info["is_coord"] and ctx.data_vars != "minimal" and not isinstance(ctx.data_vars, list):
             fix = f"combine with data_vars='minimal' (keeps '{var}' as it is), or drop_variables=['{var}']"
             findings.append(Finding(
