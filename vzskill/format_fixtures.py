@@ -345,3 +345,21 @@ def make_dmrpp(nc_path: str | os.PathLike[str]) -> Path:
     out = nc_path.with_name(nc_path.name + ".dmrpp")
     out.write_text(xml, encoding="ISO-8859-1")
     return out
+
+
+def make_icechunk_source(path: str | os.PathLike[str], *, native: bool = True) -> Path:
+    """A small Icechunk repository written natively with zarr: ``t(time, y, x)`` float32, one chunk
+    per time step (``native=False``: chunks small enough to be inlined in the manifests)."""
+    import icechunk
+    import zarr
+
+    path = Path(path)
+    ny, nx = (50, 60) if native else (2, 3)
+    repo = icechunk.Repository.create(icechunk.local_filesystem_storage(str(path)))
+    session = repo.writable_session("main")
+    group = zarr.group(session.store)
+    array = group.create_array("t", shape=(4, ny, nx), chunks=(1, ny, nx), dtype="float32",
+                               dimension_names=("time", "y", "x"))
+    array[:] = np.arange(4 * ny * nx, dtype="float32").reshape(4, ny, nx) / 3
+    session.commit("sample source repository")
+    return path

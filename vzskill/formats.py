@@ -90,6 +90,12 @@ def kind_from_magic(head: bytes) -> str | None:
     return None
 
 
+def _icechunk_root(url: str) -> str | None:
+    from vzskill.format_icechunk import icechunk_root
+
+    return icechunk_root(url)
+
+
 def _is_local_zarr_dir(url: str) -> bool:
     if not url.startswith("file://"):
         return False
@@ -137,6 +143,8 @@ def sniff(url: str, registry: Any = None, access: Access | None = None) -> Sniff
         return Sniffed(kind)
     if _is_local_zarr_dir(url):
         return Sniffed("zarr")
+    if _icechunk_root(url) is not None:
+        return Sniffed("icechunk")
     if registry is None:
         from vzskill.registry import build_registry
 
@@ -238,6 +246,10 @@ def make_parser(
         from vzskill.format_envi import EnviParser
 
         return EnviParser(group=group, drop_variables=drop)
+    if kind == "icechunk":
+        from virtualizarr.parsers import IcechunkParser
+
+        return IcechunkParser(group=group, skip_variables=drop)
     if kind in _VIRTUALIZARR_PARSERS:
         from virtualizarr import parsers
 
