@@ -122,10 +122,9 @@ def _detect(url: str, registry: Any) -> tuple[str, int | None, Any]:
         return sniffed.kind, sniffed.size, None
     pre = prefetch(url, registry)
     kind = kind_from_magic(pre.data)
-    if kind is None:
+    if kind is None:  # no signature: sniff() knows the rest (ENVI by its .hdr sidecar) or raises the one-line error
         pre.release()
-        sniff(url, registry)  # raises the one-line "not a NetCDF/HDF5/FITS file" error
-        raise ParseError(f"{display_name(url)}: format not recognised")  # pragma: no cover - sniff raised
+        return sniff(url, registry).kind, pre.size, None
     return kind, pre.size, pre
 
 
