@@ -144,3 +144,50 @@ def test_kill_9_at_random_moments_leaves_old_or_complete(tmp_path: Path, series:
     assert report.ok, report.format_table()
     assert sum(1 for how, _ in outcomes if how == "killed") >= 3, outcomes  # the seeds do kill mid-run
     assert any(landed for _, landed in outcomes), outcomes  # and some runs got to the end
+
+
+# --------------------------------------------------------------------------- the S3 server stopped mid-write
+
+
+@pytest.mark.s3
+@pytest.mark.timeout(180)
+def test_s3_server_stopped_mid_write_commits_nothing(tmp_path: Path, series: list[Path]) -> None:
+    from moto.server import ThreadedMotoServer
+
+    from tests.plugins.servers import boto_client, free_port, repo_storage, wait_http
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    wait_http(port, "/moto-api/")
+    endpoint = f"http://127.0.0.1:{port}"
+    bucket = f"vz-stop-{random.Random(1).randrange(10**8)}"
+    boto_client(endpoint).create_bucket(Bucket=bucket)
+    storage = repo_storage(endpoint, bucket, "repo")
+    virtualize(series[:1], storage)
+    tip = icechunk.Repository.open(storage).lookup_branch("main")
+    state = {"stopped": False}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "write" and done == 0 and not state["stopped"]:
+            server.stop()
+            state["stopped"] = True
+
+    started = time.monotonic()
+    try:
+        with pytest.raises(VirtualizeError) as info:
+            virtualize(series[1:2], storage, append=True, progress=progress)
+        assert time.monotonic() - started < 120  # icechunk's own retries (about 20 s), then one line
+        message = str(info.value)
+        assert "\n" not in message and message.startswith("write failed, nothing committed: "), message
+        assert message.endswith("-> the repository storage could not be reached; the branch tip is unchanged: rerun when it is up")
+    finally:
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)  # same state (in-process)
+        server.start()
+        wait_http(port, "/moto-api/")
+    try:
+        assert icechunk.Repository.open(storage).lookup_branch("main") == tip  # nothing committed
+        virtualize(series[1:2], storage, append=True)  # the rerun lands
+        _assert_holds(_stored(storage), series[:2])
+    finally:
+        server.stop()

@@ -172,6 +172,18 @@ def _append_target(session: Any, stored: Stored, combined: xr.Dataset, files: Fi
     return _with_attrs(data, attrs), dropped, placement
 
 
+_UNREACHABLE = {icechunk.ErrorKind.OBJECT_STORE, icechunk.ErrorKind.IO, icechunk.ErrorKind.THROTTLED,
+                icechunk.ErrorKind.STORAGE_OTHER}
+
+
+def _why(exc: BaseException) -> str:
+    """The first line of ``exc``; a repository storage that cannot be reached (icechunk ErrorKind) says what to do."""
+    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, icechunk.IcechunkError) and getattr(exc, "kind", None) in _UNREACHABLE:
+        return f"{text} -> the repository storage could not be reached; the branch tip is unchanged: rerun when it is up"
+    return text
+
+
 def _backoff(attempt: int, base: float, cap: float = 2.0) -> None:
     """Full-jitter exponential backoff: writers that lost together do not retry together."""
     if base > 0:
@@ -285,5 +297,4 @@ def commit_write(
         except Exception as exc:  # noqa: BLE001 - anything: nothing is committed
             _discard(session)
             _cleanup_branch(repo, branch, created)
-            text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise VirtualizeError(f"write failed, nothing committed: {text}") from exc
+            raise VirtualizeError(f"write failed, nothing committed: {_why(exc)}") from exc
