@@ -40,7 +40,6 @@ def test_hdf4_end_to_end(tmp_path: Path) -> None:
         np.testing.assert_array_equal(zarr.open_array(session.store, path=name, mode="r")[...], hdf4_values(name))
 
 
-@pytest.mark.xfail(strict=True, reason="A: cf_drift._same('1', '1') is False (numeric strings), requested 15:28")
 def test_numeric_units_give_no_warning(tmp_path: Path) -> None:
     hdf = make_hdf4(tmp_path / "u.hdf", names=("counts",), units="1")
     virtualize([hdf], tmp_path / "repo")
