@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from tests.plugins.latency import loopback_proxy  # noqa: F401
 from vzskill import fixtures
 from vzskill.containers import open_repo
 from vzskill.repo import storage_for
@@ -191,3 +192,31 @@ def test_s3_server_stopped_mid_write_commits_nothing(tmp_path: Path, series: lis
         _assert_holds(_stored(storage), series[:2])
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------- a flaky HTTP source
+
+
+@pytest.mark.http
+@pytest.mark.parametrize("seed", [3, 5])
+def test_http_source_failing_some_requests_is_retried(tmp_path: Path, http_base_url: str, loopback_proxy,
+                                                     data_dir: Path, seed: int) -> None:
+    """the first request and 40 % of the others answered 503, 20 % reset: obstore's retries carry the write; values equal the files."""
+    proxy = loopback_proxy(http_base_url, fail_rate=0.4, reset_rate=0.2, seed=seed, fail_first=1)
+    urls = [f"{proxy.url}/series/temp_00{i}.nc" for i in range(3)]
+    result = virtualize(urls, tmp_path / "repo")
+    assert result.n_files == 3
+    outcomes = {r.outcome for r in proxy.log}
+    assert "failed" in outcomes, proxy.log  # faults were injected (and survived)
+    proxy.fail_rate = proxy.reset_rate = 0.0  # read back through the same proxy, now healthy
+    _assert_holds(_stored(tmp_path / "repo"), sorted((data_dir / "series").glob("temp_00[0-2].nc")))
+
+
+@pytest.mark.http
+def test_http_source_failing_every_request_is_one_line(tmp_path: Path, http_base_url: str, loopback_proxy) -> None:
+    proxy = loopback_proxy(http_base_url, fail_rate=1.0, seed=1)
+    with pytest.raises(VirtualizeError) as info:
+        virtualize([f"{proxy.url}/series/temp_000.nc"], tmp_path / "repo")
+    message = str(info.value)
+    assert "\n" not in message and "temp_000.nc" in message and " -> " in message, message
+    assert _stored(tmp_path / "repo") is None
