@@ -28,6 +28,8 @@ from vzskill.sources import (
 if TYPE_CHECKING:
     from obstore.store import ClientConfig
 
+Store = LocalStore | HTTPStore | S3Store | GCSStore | AzureStore  # what store_for builds
+
 
 class UnmatchedURLError(SourceError):
     """No registry key covers ``url``; ``root`` is the key it needs (a ``ValueError``, as upstream raises)."""
@@ -142,7 +144,7 @@ def _azure_store(source: Source, access: Access) -> AzureStore:
     return AzureStore(container, **kwargs)
 
 
-def store_for(source: Source, access: Access | None = None) -> Any:
+def store_for(source: Source, access: Access | None = None) -> Store:
     """Build the obstore store rooted at ``source.root``.
 
     Parameters
