@@ -290,7 +290,7 @@ def preflight(plan: Plan, parsed: list[Any], *, location: Location, branch: str,
     return Prepared(combined, choice, prefixes, dropped, warnings, datasets)
 
 
-def _size_now(url: str, access: Access | None) -> int | None:
+def _size_now(url: str, registry: Any) -> int | None:
     """The source's size right now (None: it does not exist any more)."""
     if url.startswith("file://"):
         try:
@@ -300,11 +300,9 @@ def _size_now(url: str, access: Access | None) -> int | None:
     import obstore
     from obstore.exceptions import NotFoundError
 
-    from vzskill.registry import store_for
-
-    source = parse_source(url)
+    store, path = registry.resolve(url)
     try:
-        return int(obstore.head(store_for(source, access), source.path)["size"])
+        return int(obstore.head(store, str(path))["size"])
     except NotFoundError:
         return None
 
@@ -312,9 +310,12 @@ def _size_now(url: str, access: Access | None) -> int | None:
 def source_guard(parsed: Sequence[Any], access: Access | None) -> Callable[[Sequence[str]], None]:
     """A check run right before the commit: every written source still exists with the size it was parsed at.
 
-    One metadata request per remote file (16 at a time), one ``stat`` per local file.
+    One metadata request per remote file (16 at a time, on the keep-alive connections of one
+    registry), one ``stat`` per local file.
     """
     sizes = {p.url: getattr(p, "size", None) for p in parsed}
+    remote = [u for u in sizes if not u.startswith("file://")]
+    registry = build_registry(remote, access) if remote else None
 
     def confirm(urls: Sequence[str]) -> None:
         from concurrent.futures import ThreadPoolExecutor
@@ -322,7 +323,7 @@ def source_guard(parsed: Sequence[Any], access: Access | None) -> Callable[[Sequ
         todo = list(dict.fromkeys(urls))
         try:
             with ThreadPoolExecutor(max_workers=16) as pool:
-                now = dict(zip(todo, pool.map(lambda u: _size_now(u, access), todo), strict=True))
+                now = dict(zip(todo, pool.map(lambda u: _size_now(u, registry), todo), strict=True))
         except Exception as exc:  # noqa: BLE001 - unreachable/permission: the write must not go on blind
             raise VirtualizeError(
                 f"could not confirm the sources before the commit ({type(exc).__name__}: {_first_line(str(exc))}), "
