@@ -114,3 +114,18 @@ def test_refused_before_writing(variant: str, message: str, tmp_path: Path) -> N
     assert p.problem == "unsupported" and p.error is not None and re.search(message, p.error), p.error
     with pytest.raises(VirtualizeError, match="nothing written"):
         virtualize([path], tmp_path / "repo")
+
+
+@pytest.mark.s3
+def test_grib_on_s3(tmp_path: Path, s3_endpoint: str, s3_client, make_bucket) -> None:
+    """Parsed (gribberish reads the object through obstore) and verified (eccodes on the fetched bytes) on moto S3."""
+    from tests.plugins.servers import TEST_KEY_ID, TEST_SECRET
+    from vzskill.sources import Access
+
+    grib = make_grib(tmp_path / "remote.grib2", steps=(0, 6))
+    bucket = make_bucket()
+    s3_client.upload_file(str(grib), bucket, "grib/remote.grib2")
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    result = virtualize([f"s3://{bucket}/grib/remote.grib2"], tmp_path / "repo", access=access)
+    report = verify(tmp_path / "repo", access=access)
+    assert report.ok and result.nrefs == 2 and report.compared["tmp"] == 2, report.format_table()

@@ -108,3 +108,21 @@ def test_rle_variable_dropped_leaves_the_rest(tmp_path: Path) -> None:
     virtualize([hdf], tmp_path / "repo", drop_variables=["counts"])
     report = verify(tmp_path / "repo")
     assert report.ok and report.compared == {"reflectance": 1}, report.format_table()
+
+
+@pytest.mark.s3
+def test_hdf4_on_s3(tmp_path: Path, s3_endpoint: str, s3_client, make_bucket) -> None:
+    from tests.plugins.servers import TEST_KEY_ID, TEST_SECRET
+    from vzskill.sources import Access
+
+    hdf = make_hdf4(tmp_path / "remote.hdf")
+    bucket = make_bucket()
+    s3_client.upload_file(str(hdf), bucket, "hdf4/remote.hdf")
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    url = f"s3://{bucket}/hdf4/remote.hdf"
+    [p] = parse_files([url], access=access)
+    assert p.ok, p.error  # decoded from the bytes read through obstore (never kerchunk's own fsspec access)
+    assert {e["path"] for e in p.dataset["counts"].data.manifest.dict().values()} == {url}
+    virtualize([url], tmp_path / "repo", access=access)
+    report = verify(tmp_path / "repo", access=access)
+    assert report.ok and report.compared == {"counts": 1, "reflectance": 1}, report.format_table()

@@ -9,13 +9,19 @@ wrong corrected and what it cannot read refused before anything is written.
   compressed with anything but DEFLATE (kerchunk declares zlib for all of them), SDS of more than
   2 dimensions (the parser names two dims).
 
+kerchunk opens files with fsspec (its own endpoints and credentials): a remote file is read once
+through vzskill's registry and decoded from a temporary local copy, its references renamed back to
+the remote URL, so no request goes around the registry.
+
 The data-descriptor reading here (:func:`sds_layout`) is vzskill's own, independent of kerchunk;
 :mod:`vzskill.readers_hdf4` uses it to place references.
 """
 
 from __future__ import annotations
 
+import os
 import struct
+import tempfile
 import warnings
 from typing import Any, Iterable
 
@@ -97,6 +103,13 @@ def _head(url: str, registry: Any) -> bytes:
     return bytes(store.get(path).bytes())  # obspec Get: obstore stores and vzskill's prefetched stores
 
 
+def _local_copy(data: bytes) -> tuple[str, str]:
+    fd, path = tempfile.mkstemp(suffix=".hdf")
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+    return f"file://{path}", path
+
+
 def _big_endian(meta: dict[str, Any]) -> None:
     """kerchunk declares HDF4 floats little-endian; HDF4 stores DFNT_FLOAT32/64 big-endian."""
     for codec in meta["codecs"]:
@@ -123,22 +136,29 @@ class Hdf4Parser:
         require_extra("hdf4", url)
         from virtualizarr.parsers import HDF4Parser
 
-        layout = sds_layout(_head(url, registry))
+        data = _head(url, registry)
+        layout = sds_layout(data)
         plain = [ref for ref, (_, comp) in layout.items() if comp == "none"]
         if plain:
             raise _refuse(url, f"{len(plain)} uncompressed SDS (VirtualiZarr's HDF4Parser reads compressed SDS only)",
                           f"recompress it ({_REPACK}) and virtualize the copy, or skip the file")
         by_offset = {start: comp for start, comp in layout.values() if isinstance(start, int)}
+        # kerchunk's HDF4 decoder opens the URL with fsspec (its own credentials and endpoints): a remote
+        # file is decoded from a local copy of the bytes read through the registry, then renamed back
+        local, tmp = (url, None) if url.startswith("file://") else _local_copy(data)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                store = HDF4Parser(group=self.group, skip_variables=self.drop)(url, registry)
+                store = HDF4Parser(group=self.group, skip_variables=self.drop)(local, registry)
                 ds = store.to_virtual_dataset(loadable_variables=[])
         except ValueError as exc:
             if "dimension_names" in str(exc):
                 raise _refuse(url, "an SDS of more than 2 dimensions (VirtualiZarr's HDF4Parser names two dims)",
                               "skip the file (or convert it: h4toh5 in.hdf out.h5, then virtualize the HDF5)") from exc
             raise
+        finally:
+            if tmp is not None:
+                os.unlink(tmp)
         arrays = {}
         for name, var in ds.variables.items():
             array = var.data
@@ -147,5 +167,6 @@ class Hdf4Parser:
                 if comp not in (None, "DEFLATE"):
                     raise _refuse(url, f"{comp}-compressed (VirtualiZarr's HDF4Parser decodes DEFLATE only)",
                                   f"drop it (drop_variables=['{name}']) or recompress the file ({_REPACK})", str(name))
-            arrays[str(name)] = manifest_array(var, _big_endian if var.dtype.kind == "f" else None)
+            array = manifest_array(var, _big_endian if var.dtype.kind == "f" else None)
+            arrays[str(name)] = array if tmp is None else array.rename_paths(url)
         return manifest_store(arrays, ds.attrs, registry, [str(c) for c in ds.coords])
