@@ -78,6 +78,12 @@ class Sources:
     def key(self, url: str, var: str) -> str:
         """The source a reference reads: the file, or the Zarr store that holds the chunk object."""
         if url not in self.roots:
+            from vzskill.format_icechunk import icechunk_root
+
+            repo_root = icechunk_root(url)  # a chunk object of an Icechunk source repository: the repository
+            if repo_root is not None:
+                self.roots[url] = repo_root
+                return repo_root
             found = zarr_root(url, var) if is_zarr_reference(url, var) else None
             if found is None:
                 return url
@@ -113,7 +119,7 @@ def locate(src: SourceFile, sv: SourceVariable, url: str, offset: int, length: i
     if isinstance(src, ZarrSource):
         found = zarr_root(url, sv.name)
         return None if found is None else sv.chunk_start(found[1])  # type: ignore[attr-defined]
-    return sv.locate(offset, length)
+    return sv.locate_at(url, offset, length)
 
 
 class Origins:

@@ -78,6 +78,10 @@ class SourceVariable:
     def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
         raise NotImplementedError
 
+    def locate_at(self, url: str, offset: int, length: int) -> tuple[int, ...] | None:
+        """``locate`` for a reference to ``url``: override when the object URL itself names the block."""
+        return self.locate(offset, length)
+
     def read(self, region: tuple[slice, ...]) -> np.ndarray:
         raise NotImplementedError
 

@@ -30,7 +30,8 @@ from vzskill.verify_report import Mismatch, Stale, VerifyFinding, VerifyReport
 
 __all__ = ["Mismatch", "Stale", "VerifyFinding", "VerifyReport", "verify"]
 
-FORMATS = {"hdf5", "netcdf3", "fits", "zarr", "kerchunk-json", "kerchunk-parquet", "hdf4", "zarr-zip", "tiff", "grib"}
+FORMATS = {"hdf5", "netcdf3", "fits", "zarr", "kerchunk-json", "kerchunk-parquet", "hdf4", "zarr-zip", "tiff", "grib", "envi",
+           "icechunk"}
 
 
 def _open_repository(storage_or_repo: Any, access: Access | None) -> Any:
