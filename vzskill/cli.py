@@ -24,6 +24,7 @@ from vzskill import doctor as _doctor
 from vzskill.cli_demo import cmd_demo
 from vzskill.cli_output import PROG, CLIError, _emit_json, _one_line, _Progress
 from vzskill.errors import quiet
+from vzskill.sources import Access
 
 if TYPE_CHECKING:
     from vzskill.check import CheckReport
@@ -37,9 +38,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def _access(args: argparse.Namespace) -> Any:
-    from vzskill.sources import Access
-
+def _access(args: argparse.Namespace) -> Access:
+    """The sources' Access from --anonymous/--endpoint/--region (commands without them: the defaults)."""
     return Access(
         anonymous=getattr(args, "anonymous", False),
         region=getattr(args, "region", None),
