@@ -33,23 +33,15 @@ FIXES = {
 }
 
 
-def classify(exc: BaseException) -> str:
+def classify(exc: BaseException, url: str | None = None, registry: Any = None) -> str:
     """``'modified'`` | ``'missing'`` | ``'container'`` | ``'credentials'`` | ``'unreadable'``.
 
-    By :func:`vzskill.errors.explain` (icechunk ``ErrorKind``, obstore / builtin exception classes).
-    Only icechunk's generic fetch failure (``virtual-chunk-fetch``: the store's not-found error
-    survives as text only) is read by its message.
+    By :func:`vzskill.errors.explain` (icechunk ``ErrorKind``, obstore / builtin exception classes;
+    icechunk's generic fetch failure is 'missing' when a look at ``url`` through ``registry`` proves it).
     """
     from vzskill.errors import explain
 
-    kind = _STALE_KINDS.get(explain(exc).kind)
-    if kind is not None:
-        return kind
-    if str(getattr(exc, "kind", "") or "") == "virtual-chunk-fetch":  # e.g. "Object at location ... not found"
-        low = str(exc).lower()
-        if "not found" in low or "no such file" in low or "nosuchkey" in low:
-            return "missing"
-    return "unreadable"
+    return _STALE_KINDS.get(explain(exc, url=url, registry=registry).kind, "unreadable")
 
 
 def check_containers(report: VerifyReport, repo: Any, locations: list[str]) -> set[str]:
@@ -121,7 +113,7 @@ def _stat(report: VerifyReport, index: ReferenceIndex, stale: _StaleSet, u: str,
         store, path = registry.resolve(u)
         info = obstore.head(store, path)
     except Exception as exc:
-        if classify(exc) == "missing":
+        if classify(exc, u, registry) == "missing":
             stale.add(u, "missing", "source deleted or moved (not found)")
         else:
             stale.add(u, "unreadable", f"cannot stat the source ({type(exc).__name__}: {_line(exc)})")
@@ -145,14 +137,14 @@ def _stat(report: VerifyReport, index: ReferenceIndex, stale: _StaleSet, u: str,
     return True
 
 
-def _probe(report: VerifyReport, index: ReferenceIndex, stale: _StaleSet, u: str) -> bool:
+def _probe(report: VerifyReport, index: ReferenceIndex, stale: _StaleSet, u: str, registry: Any) -> bool:
     """Read one chunk of ``u`` through icechunk (its own mtime/ETag check); False when no container serves it."""
     var, rows = next(iter(sorted(stale.by_file[u].items())))
     refs = index.arrays[var]
     try:
         refs.array[refs.region(rows[0])]
     except Exception as exc:
-        kind = classify(exc)
+        kind = classify(exc, u, registry)
         if kind == "modified":
             stale.add(u, "modified", "icechunk: the checksum of the object owning the virtual chunk has changed")
         elif kind == "missing":
@@ -172,7 +164,7 @@ def find_stale(report: VerifyReport, index: ReferenceIndex, registry: Any, writt
     stale = _StaleSet(report, index.by_file())
     files = [u for u in sorted(stale.by_file) if u not in skip]
     bad = {u for u in files if not _stat(report, index, stale, u, registry, written_at)}
-    bad |= {u for u in files if u not in stale.files and u not in bad and not _probe(report, index, stale, u)}
+    bad |= {u for u in files if u not in stale.files and u not in bad and not _probe(report, index, stale, u, registry)}
     return stale.files | bad
 
 
