@@ -19,6 +19,9 @@ from vzskill.jsonable import jsonable
 from vzskill.sources import Access
 
 if TYPE_CHECKING:
+    import xarray as xr
+    from obspec_utils.registry import ObjectStoreRegistry
+
     from vzskill.parse import ParsedFile
 
 
@@ -97,7 +100,7 @@ def _summarise_codecs(codecs: list[dict[str, Any]]) -> tuple[str | None, int | N
     return compression, level, shuffle
 
 
-def _variable_from_virtual(name: str, var: Any) -> VariableInfo:
+def _variable_from_virtual(name: str, var: xr.Variable) -> VariableInfo:
     data = var.data  # a ManifestArray for a virtual variable (returned as is: it is a duck array)
     meta = getattr(data, "metadata", None)
     attrs = dict(var.attrs)
@@ -198,7 +201,7 @@ def _h5_variable(name: str, obj: Any) -> VariableInfo:
     return v
 
 
-def _describe_h5(url: str, registry: Any) -> FileInfo:
+def _describe_h5(url: str, registry: ObjectStoreRegistry) -> FileInfo:
     """Metadata-only description of an HDF5/NetCDF4 file with h5py (works where HDFParser fails)."""
     import h5py
     from obspec_utils.readers import BlockStoreReader
@@ -227,7 +230,7 @@ def _describe_h5(url: str, registry: Any) -> FileInfo:
     return out
 
 
-def _h5_groups(url: str, registry: Any) -> list[str]:
+def _h5_groups(url: str, registry: ObjectStoreRegistry) -> list[str]:
     """Paths of the HDF5 groups below the root ("surface", "upper/levels", ...)."""
     import h5py
     from obspec_utils.readers import BlockStoreReader
@@ -246,7 +249,7 @@ def _time_of(info: FileInfo) -> None:
                 info.time_units, info.calendar = v.units, v.calendar
 
 
-def _size_of(url: str, registry: Any) -> int | None:
+def _size_of(url: str, registry: ObjectStoreRegistry) -> int | None:
     try:
         import obstore
 
@@ -256,7 +259,7 @@ def _size_of(url: str, registry: Any) -> int | None:
         return None
 
 
-def _described(pf: ParsedFile, registry: Any) -> FileInfo:
+def _described(pf: ParsedFile, registry: ObjectStoreRegistry) -> FileInfo:
     """The FileInfo of one parsed file (a failed HDF5 file is still described with h5py, its error attached)."""
     ds = pf.dataset
     if pf.error is None and ds is not None:
