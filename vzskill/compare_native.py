@@ -187,7 +187,10 @@ def coordinate_origin(index: ReferenceIndex, src: Any, dim: str) -> int | None:
         return None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        whole = _decoded(np.asarray(refs.array[...]), repo_attrs(refs.array), dim)
+        key = ("decoded coordinate", dim)
+        if key not in index.cache:
+            index.cache[key] = _decoded(np.asarray(refs.array[...]), repo_attrs(refs.array), dim)
+        whole = index.cache[key]
         want = _decoded(sv.read(()), sv.attrs, dim)
     n = len(want)
     for k in np.flatnonzero(whole[: len(whole) - n + 1] == want[0]) if len(whole) >= n else ():

@@ -62,6 +62,7 @@ class ArrayRefs:
 @dataclass
 class ReferenceIndex:
     arrays: dict[str, ArrayRefs] = field(default_factory=dict)
+    cache: dict[Any, Any] = field(default_factory=dict)  # values read once per verify (e.g. decoded coordinates)
 
     def virtual(self) -> dict[str, ArrayRefs]:
         return {p: a for p, a in self.arrays.items() if a.n_virtual}

@@ -111,15 +111,15 @@ def verify(
     return report
 
 
-def _targets(url: str, registry: Any, access: Access | None) -> list[str] | None:
-    """The files a listed Kerchunk reference file / Zarr store points to (None: ``url`` is a data file itself)."""
+def _targets(urls: list[str], registry: Any, access: Access | None) -> dict[str, list[str]]:
+    """The files each listed Kerchunk reference file / Zarr store points to (data files are not in the result)."""
     from vzskill.formats import kind_from_suffix
     from vzskill.parse import parse_files, reference_urls
 
-    if kind_from_suffix(url) is None:
-        return None
-    parsed = parse_files([url], registry, access=access)
-    return reference_urls(parsed) if parsed and parsed[0].ok else []
+    refs = [u for u in urls if kind_from_suffix(u) is not None]
+    if not refs:
+        return {}
+    return {p.url: reference_urls([p]) if p.ok else [] for p in parse_files(refs, registry, access=access)}
 
 
 def _listed(report: VerifyReport, wanted: list[str], locations: list[str], stored: set[str], registry: Any,
@@ -129,8 +129,9 @@ def _listed(report: VerifyReport, wanted: list[str], locations: list[str], store
     A listed Kerchunk reference file or Zarr store stands for the files it points to.
     """
     covered: set[str] = set()
+    expanded = _targets([u for u in wanted if u not in locations and u not in stored], registry, access)
     for u in wanted:
-        targets = None if u in locations or u in stored else _targets(u, registry, access)
+        targets = expanded.get(u)
         if targets is not None:
             missing = [t for t in targets if t not in locations]
             covered.update(targets)
