@@ -129,3 +129,30 @@ def test_grib_on_s3(tmp_path: Path, s3_endpoint: str, s3_client, make_bucket) ->
     result = virtualize([f"s3://{bucket}/grib/remote.grib2"], tmp_path / "repo", access=access)
     report = verify(tmp_path / "repo", access=access)
     assert report.ok and result.nrefs == 2 and report.compared["tmp"] == 2, report.format_table()
+
+
+def test_pressure_levels_become_a_dimension(tmp_path: Path) -> None:
+    grib = make_grib(tmp_path / "t.grib2", fields=("t",), levels=((100, 850), (100, 500), (100, 700)), steps=(0, 6))
+    [p] = parse_files([grib])
+    assert p.ok and p.dataset["tmp"].dims == ("time", "isobar", "latitude", "longitude"), p.error
+    repo = tmp_path / "repo"
+    virtualize([grib], repo)
+    report = verify(repo)
+    assert report.ok and report.compared["tmp"] == 6 and report.compared["isobar"] == 1, report.format_table()
+    np.testing.assert_array_equal(_read(repo, "isobar"), [50000.0, 70000.0, 85000.0])  # Pa, sorted
+    np.testing.assert_allclose(_read(repo, "tmp")[1, 0], grib_values(6) + 5.0, atol=0.01)  # 6 h, 500 hPa
+
+
+def test_fields_at_several_level_types_are_refused_with_the_groups(tmp_path: Path) -> None:
+    grib = tmp_path / "mixed.grib2"
+    with open(grib, "wb") as fh:
+        for part in (make_grib(tmp_path / "a.grib2", fields=("2t",)), make_grib(tmp_path / "b.grib2", fields=("t",),
+                                                                                  levels=((100, 850), (100, 500)))):
+            fh.write(part.read_bytes())
+    [p] = parse_files([grib])
+    assert p.error == ("mixed.grib2: fields in 2 groups (hag/instant, isobar/instant) -> pick one group per repository: "
+                       "group='hag/instant' (one of ['hag/instant', 'isobar/instant']), or split the file by level type "
+                       "(grib_copy -w typeOfFirstFixedSurface=103 in.grib2 out.grib2)")
+    for group, dims in (("hag/instant", 3), ("isobar/instant", 4)):
+        [node] = parse_files([grib], group=group)
+        assert node.ok and node.dataset["tmp"].ndim == dims

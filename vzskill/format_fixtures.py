@@ -13,6 +13,7 @@ so a read-back can be compared exactly.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any
@@ -119,48 +120,49 @@ def make_grib(
     shape: tuple[int, int] = (10, 12),
     date: int = 20240101,
     missing: bool = False,
+    levels: tuple[tuple[int, int], ...] = ((103, 2),),
 ) -> Path:
     """Write a GRIB2 file with eccodes (sample ``regular_ll_sfc_grib2``): one message per field and step.
 
     ``packing`` is a key of :data:`GRIB_PACKINGS` (or an eccodes ``packingType``); fields are eccodes
-    short names at 2 m above ground (``"2t"``, ``"2d"``...); ``missing`` leaves a bitmap hole at (0, 0).
+    short names (``"2t"``, ``"2d"``, ``"t"``, ``"sp"``...) written at every ``(typeOfFirstFixedSurface, level)``
+    of ``levels`` (default 2 m above ground; ``(100, 850)`` = 850 hPa); ``missing`` leaves a bitmap hole at (0, 0).
     """
-    import eccodes
-
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     ny, nx = shape
+    several = len(levels) > 1
     with open(path, "wb") as fh:
-        for step in steps:
-            for index, short in enumerate(fields):
-                h = eccodes.codes_grib_new_from_samples("regular_ll_sfc_grib2")
-                try:
-                    grid = {"Ni": nx, "Nj": ny, "latitudeOfFirstGridPointInDegrees": 50.0,
-                            "longitudeOfFirstGridPointInDegrees": 0.0,
-                            "latitudeOfLastGridPointInDegrees": 50.0 - (ny - 1),
-                            "longitudeOfLastGridPointInDegrees": float(nx - 1),
-                            "iDirectionIncrementInDegrees": 1.0, "jDirectionIncrementInDegrees": 1.0}
-                    for key, value in grid.items():
-                        eccodes.codes_set(h, key, value)
-                    eccodes.codes_set(h, "dataDate", date)
-                    eccodes.codes_set(h, "dataTime", 0)
-                    eccodes.codes_set(h, "shortName", short)
-                    eccodes.codes_set(h, "typeOfFirstFixedSurface", 103)
-                    eccodes.codes_set(h, "level", 2)
-                    eccodes.codes_set(h, "stepRange", str(step))
-                    eccodes.codes_set(h, "packingType", GRIB_PACKINGS.get(packing, packing))
-                    eccodes.codes_set(h, "bitsPerValue", 16)
-                    values = grib_values(step, ny, nx, index)
-                    if missing:
-                        eccodes.codes_set(h, "bitmapPresent", 1)
-                        eccodes.codes_set(h, "missingValue", 9999.0)
-                        values = values.copy()
-                        values[0, 0] = 9999.0
-                    eccodes.codes_set_values(h, values.ravel())
-                    eccodes.codes_write(h, fh)
-                finally:
-                    eccodes.codes_release(h)
+        for step, (index, short), (surface, level) in itertools.product(steps, enumerate(fields), levels):
+            values = grib_values(step, ny, nx, index) + (level / 100 if several else 0.0)
+            keys = {"dataDate": date, "dataTime": 0, "shortName": short, "typeOfFirstFixedSurface": surface,
+                    "level": level, "stepRange": str(step), "packingType": GRIB_PACKINGS.get(packing, packing),
+                    "bitsPerValue": 16}
+            _grib_message(fh, values, keys, missing)
     return path
+
+
+def _grib_message(fh: Any, values: np.ndarray, keys: dict[str, Any], missing: bool) -> None:
+    """Write one GRIB2 message (eccodes sample ``regular_ll_sfc_grib2``, a 1-degree grid from 50N 0E)."""
+    import eccodes
+
+    ny, nx = values.shape
+    h = eccodes.codes_grib_new_from_samples("regular_ll_sfc_grib2")
+    try:
+        grid = {"Ni": nx, "Nj": ny, "latitudeOfFirstGridPointInDegrees": 50.0, "longitudeOfFirstGridPointInDegrees": 0.0,
+                "latitudeOfLastGridPointInDegrees": 50.0 - (ny - 1), "longitudeOfLastGridPointInDegrees": float(nx - 1),
+                "iDirectionIncrementInDegrees": 1.0, "jDirectionIncrementInDegrees": 1.0}
+        for key, value in {**grid, **keys}.items():
+            eccodes.codes_set(h, key, value)
+        if missing:
+            eccodes.codes_set(h, "bitmapPresent", 1)
+            eccodes.codes_set(h, "missingValue", 9999.0)
+            values = values.copy()
+            values[0, 0] = 9999.0
+        eccodes.codes_set_values(h, values.ravel())
+        eccodes.codes_write(h, fh)
+    finally:
+        eccodes.codes_release(h)
 
 
 def hdf4_values(name: str, shape: tuple[int, int] = (20, 30)) -> np.ndarray:

@@ -25,8 +25,6 @@ from vzskill.sources import display_name
 
 __all__ = ["GribParser"]
 
-_SPLIT = "virtualize one group per call: group='<surface>/<kind>' (see `vzskill inspect` with --group), or split the file"
-
 
 def _refuse(url: str, what: str, fix: str, variable: str | None = None) -> ParseError:
     where = f"{display_name(url)}: variable '{variable}'" if variable else display_name(url)
@@ -93,9 +91,21 @@ class GribParser:
                 raise _refuse(url, f"no GRIB group {self.group!r}", fix)
             return _node_store(tree, self.group, registry)
         if nodes not in ([], [""]):
-            raise _refuse(url, f"fields in {len(nodes)} groups ({', '.join(nodes)})", _SPLIT.replace(
-                "'<surface>/<kind>'", repr(nodes[0])))
+            stable = self._stable_nodes(url, registry)
+            fix = (f"pick one group per repository: group={stable[0]!r} (one of {stable}), or split the file by level "
+                   "type (grib_copy -w typeOfFirstFixedSurface=103 in.grib2 out.grib2)")
+            raise _refuse(url, f"fields in {len(nodes)} groups ({', '.join(stable)})", fix)
         return manifest
+
+    def _stable_nodes(self, url: str, registry: Any) -> list[str]:
+        """The file's nodes in gribberish's stable tree (what ``group=`` takes)."""
+        from gribberish.virtualizarr import GribberishParser
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = GribberishParser(drop_variables=self.drop or None)(url, registry).to_virtual_datatree(
+                loadable_variables=[])
+        return _data_nodes(tree)
 
     @staticmethod
     def _decodes(url: str, store: Any, path: str, ds: Any) -> None:

@@ -7,6 +7,8 @@ validity time and the level. A repository variable binds to the field of the fir
 references; ``locate(offset)`` is the message's position in that field's grid ``(time[, level],
 y, x)`` (times and levels sorted, a level axis only when the field has more than one level, as
 gribberish builds it). A reference to a message of another field starts no block of the variable.
+Level coordinates (``isobar`` in Pa, ``hag`` in m) are the first fixed surfaces eccodes decodes, in
+SI units; only their names come from gribberish's description of each message.
 """
 
 from __future__ import annotations
@@ -61,6 +63,33 @@ def _statistical(h: Any) -> Any:
         return None
 
 
+def _surface_value(h: Any) -> float:
+    """The first fixed surface in SI units (Pa for isobaric levels, m above ground), as gribberish gives it."""
+    import eccodes
+
+    try:
+        value = eccodes.codes_get(h, "scaledValueOfFirstFixedSurface")
+        scale = eccodes.codes_get(h, "scaleFactorOfFirstFixedSurface")
+        return float(value) * 10.0 ** -int(scale)
+    except (eccodes.KeyValueNotFoundError, TypeError, ValueError):
+        return float(eccodes.codes_get(h, "level"))
+
+
+def _level_dims(data: bytes, messages: list[Message]) -> dict[str, list[float]]:
+    """Level coordinate name (gribberish's: ``isobar``, ``hag``...) -> the sorted values of its messages."""
+    import gribberish
+
+    out: dict[str, set[float]] = {}
+    for m in messages:
+        try:
+            dims = list(gribberish.parse_grib_message_metadata(data, m.offset).non_spatial_dims)
+        except Exception:  # noqa: BLE001 - a message gribberish cannot describe has no level name
+            continue
+        for name in dims[1:]:
+            out.setdefault(str(name), set()).add(m.level)
+    return {name: sorted(values) for name, values in out.items()}
+
+
 def scan_messages(data: bytes) -> list[Message]:
     """Every GRIB2 message of ``data`` with its identity (eccodes keys)."""
     import eccodes
@@ -73,7 +102,7 @@ def scan_messages(data: bytes) -> list[Message]:
         try:
             field = tuple(eccodes.codes_get(h, k) for k in _FIELD_KEYS) + (_statistical(h),)
             time = (int(eccodes.codes_get(h, "validityDate")), int(eccodes.codes_get(h, "validityTime")))
-            level = float(eccodes.codes_get(h, "level"))
+            level = _surface_value(h)
             regular = str(eccodes.codes_get(h, "gridType")).startswith("regular_")
         finally:
             eccodes.codes_release(h)
@@ -168,6 +197,21 @@ class _GribTime(SourceVariable):
         return np.array(self._values[region] if region else self._values)
 
 
+class _GribLevel(SourceVariable):
+    """A level coordinate (``isobar`` in Pa, ``hag`` in m...): the sorted first-fixed-surface values."""
+
+    def __init__(self, name: str, values: list[float]):
+        self.name, self.dtype, self.attrs = name, np.dtype("float64"), {}
+        self._values = np.asarray(values, dtype="float64")
+        self.shape = self._values.shape
+
+    def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
+        return None
+
+    def read(self, region: tuple[slice, ...]) -> np.ndarray:
+        return np.array(self._values[region] if region else self._values)
+
+
 class _GridMapping(SourceVariable):
     """gribberish's CF grid-mapping variable ``spatial_ref``: a scalar whose value CF leaves free (its
     attributes carry the CRS). The GRIB grid it describes exists in every message; its value is 0."""
@@ -198,6 +242,7 @@ class GribSource(SourceFile):
             data = bytes(store.get(path).bytes())
         self.messages = scan_messages(data)
         self.by_offset = {m.offset: m for m in self.messages}
+        self.levels = _level_dims(data, self.messages)
         self.vars: dict[str, SourceVariable] = {}
 
     def variable(self, path: str) -> SourceVariable | None:
@@ -208,6 +253,8 @@ class GribSource(SourceFile):
                 return None
             if coordinate:
                 self.vars[path] = _GribCoordinate(path, self, coordinate)
+            elif name in self.levels:
+                self.vars[path] = _GribLevel(path, self.levels[name])
             else:
                 special = {"time": _GribTime, "spatial_ref": lambda p, _s: _GridMapping(p)}.get(name)
                 self.vars[path] = special(path, self) if special else _GribVariable(path, self)
