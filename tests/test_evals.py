@@ -275,6 +275,32 @@ def test_virtual_time_with_mixed_units_fails_values_equal(solved: Callable[[str]
     assert "time" in failed["values_equal"] and "sizes" not in failed and "chunks" not in failed
 
 
+def test_references_only_traps_fail(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    """Default loading stores the coordinates (chunks fails); a default xr.concat of all-virtual files
+    broadcasts lat/lon to (time, lat) silently (values_equal fails on the dimensions)."""
+    import virtualizarr as vz
+    import vzskill
+    import xarray as xr
+    from virtualizarr.parsers import HDFParser
+
+    root = solved("references_only")
+    task_dir = _copy(root, tmp_path)
+    files = [f"inputs/archive/temp_{i:03d}.nc" for i in range(3)]
+    _rewrite(task_dir, files, root)  # loadable_variables=None: time, lat, lon stored in the repository
+    failed = _failed(grade.grade("references_only", task_dir))
+    assert set(failed) == {"chunks"} and "time chunk" in failed["chunks"], failed
+
+    urls = [f"file://{root / f}" for f in files]
+    parts = [vz.open_virtual_dataset(u, registry=vzskill.build_registry(urls), parser=HDFParser(), loadable_variables=[])
+             for u in urls]
+    broadcast = xr.concat(parts, dim="time")  # the default coords="different": lat/lon gain a time axis
+    assert broadcast["lat"].dims == ("time", "lat")
+    with _writable(task_dir).transaction("main", message="default concat") as store:
+        broadcast.vz.to_icechunk(store, mode="w")
+    failed = _failed(grade.grade("references_only", task_dir))
+    assert "lat: dims ('time', 'lat')" in failed["values_equal"], failed
+
+
 def test_references_to_copies_fail_references(solved: Callable[[str], Path], tmp_path: Path) -> None:
     task_dir = _copy(solved("local_series"), tmp_path)
     shutil.copytree(task_dir / "inputs" / "archive", task_dir / "output" / "copies")
