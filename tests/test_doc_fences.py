@@ -17,7 +17,6 @@ import re
 import shlex
 import subprocess
 import sys
-import textwrap
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +26,6 @@ import pytest
 from tests.plugins.docs import (
     DOC_FILES,
     EXPECT_ERROR,
-    REFERENCES,
     ROOT,
     SYBIL,
     ExpectErrorEvaluator,
