@@ -151,6 +151,7 @@ def test_kill_9_at_random_moments_leaves_old_or_complete(tmp_path: Path, series:
 
 
 @pytest.mark.s3
+@pytest.mark.slow
 @pytest.mark.timeout(180)
 def test_s3_server_stopped_mid_write_commits_nothing(tmp_path: Path, series: list[Path]) -> None:
     from moto.server import ThreadedMotoServer

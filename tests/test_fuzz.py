@@ -63,6 +63,7 @@ def _stored_data(repo: Path) -> bool:
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("kind", ["netcdf4", "netcdf3", "fits"])
 def test_damaged_files_are_refused_in_one_line_or_verified(tmp_path: Path, sources: dict[str, Path], kind: str) -> None:
