@@ -545,3 +545,18 @@ def test_kerchunk_refs_to_missing_data_name_it(tmp_path: Path, series: list[Path
         virtualize(refs, tmp_path / "repo", concat_dim="time")
     assert data[1].name in str(err.value) and "\n" not in str(err.value) and " -> " in str(err.value)
     assert not (tmp_path / "repo").exists()
+
+
+def test_group_and_workers_are_passed_to_the_parse(tmp_path: Path, data_dir: Path) -> None:
+    """group= picks one HDF5 group of every file (written at the repository root); workers= reaches parse_files."""
+    import h5py
+
+    path = data_dir / "grouped" / "groups.nc"
+    with h5py.File(path) as f:
+        first = sorted(f)[0]
+    result = virtualize([path], tmp_path / "repo", group=first, workers=2)
+    direct = xr.open_dataset(path, engine="h5netcdf", group=first).load()
+    stored = _read(tmp_path / "repo")
+    assert result.variables == sorted(str(v) for v in direct.data_vars)
+    for name in direct.data_vars:
+        np.testing.assert_array_equal(stored[name].values, direct[name].values, err_msg=str(name))

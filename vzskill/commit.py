@@ -17,10 +17,11 @@
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import icechunk
 import xarray as xr
@@ -28,6 +29,8 @@ import xarray as xr
 from vzskill.append import Placement, assert_increasing, axis_values, file_sources, place, reorder, stored_sources
 from vzskill.combination import merge_attrs
 from vzskill.outcome import VirtualizeError
+from vzskill.registry import build_registry
+from vzskill.sources import Access, display_name, local_path
 
 DROPPED_KEY = "vzskill:dropped_attrs"
 DEFAULT_RETRIES = 16  # 8+ writers racing on one branch all land (measured: tests/test_concurrency_s3.py)
@@ -298,3 +301,57 @@ def commit_write(
             _discard(session)
             _cleanup_branch(repo, branch, created)
             raise VirtualizeError(f"write failed, nothing committed: {_why(exc)}") from exc
+
+
+# --------------------------------------------------------------------------- sources confirmed before the commit
+
+
+def _size_now(url: str, registry: Any) -> int | None:
+    """The source's size right now (None: it does not exist any more)."""
+    if url.startswith("file://"):
+        try:
+            return os.stat(local_path(url)).st_size
+        except FileNotFoundError:
+            return None
+    import obstore
+    from obstore.exceptions import NotFoundError
+
+    store, path = registry.resolve(url)
+    try:
+        return int(obstore.head(store, str(path))["size"])
+    except NotFoundError:
+        return None
+
+
+def source_guard(parsed: Sequence[Any], access: Access | None) -> Callable[[Sequence[str]], None]:
+    """A check run right before the commit: every written source still exists with the size it was parsed at.
+
+    One metadata request per remote file (16 at a time, on the keep-alive connections of one
+    registry), one ``stat`` per local file.
+    """
+    sizes = {p.url: getattr(p, "size", None) for p in parsed}
+    remote = [u for u in sizes if not u.startswith("file://")]
+    registry = build_registry(remote, access) if remote else None
+
+    def confirm(urls: Sequence[str]) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        todo = list(dict.fromkeys(urls))
+        try:
+            with ThreadPoolExecutor(max_workers=16) as pool:
+                now = dict(zip(todo, pool.map(lambda u: _size_now(u, registry), todo), strict=True))
+        except Exception as exc:  # noqa: BLE001 - unreachable/permission: the write must not go on blind
+            raise VirtualizeError(
+                f"could not confirm the sources before the commit ({type(exc).__name__}: {_why(exc)}), "
+                "nothing committed -> rerun when the sources are reachable"
+            ) from exc
+        for url in todo:
+            before = sizes.get(url)
+            if now[url] is None or (before is not None and now[url] != before):
+                what = "disappeared" if now[url] is None else f"changed size ({before} -> {now[url]} bytes)"
+                raise VirtualizeError(
+                    f"{display_name(url)}: the source {what} while writing, nothing committed -> restore it, or rerun "
+                    "with the files as they are now"
+                )
+
+    return confirm

@@ -24,7 +24,7 @@ import icechunk
 import xarray as xr
 
 from vzskill.combination import ConcatChoice, choose, combine as combine_datasets, flatten, is_nested, merge_attrs, nest
-from vzskill.commit import DEFAULT_RETRIES, Files, commit_write, read_stored
+from vzskill.commit import DEFAULT_RETRIES, Files, commit_write, read_stored, source_guard
 from vzskill.containers import covered, reference_prefixes, source_prefixes
 from vzskill.outcome import ATTRS_RULE, VirtualizeError, WriteResult
 from vzskill.registry import build_registry
@@ -104,11 +104,15 @@ def make_plan(urls: Any, concat_dim: Any, combine: str, append: bool, loadable_v
 
 
 def parse_all(plan: Plan, registry: Any, *, access: Access | None, parallel: Any, step: Progress,
-              loadable_variables: Any, drop_variables: Any) -> list[Any]:
+              loadable_variables: Any, drop_variables: Any, group: str | None = None,
+              workers: int | None = None) -> list[Any]:
     """Parse every file once, in order. Without a caller registry, parse builds (and extends) its own."""
     from vzskill.parse import parse_files
 
-    options = dict(loadable_variables=loadable_variables, drop_variables=drop_variables, access=access)
+    options: dict[str, Any] = dict(loadable_variables=loadable_variables, drop_variables=drop_variables, access=access,
+                                   group=group)
+    if workers is not None:
+        options["workers"] = workers
     n = len(plan.urls)
     step("parse", 0, n)
     if parallel in (None, False) and n > 1:
@@ -290,57 +294,6 @@ def preflight(plan: Plan, parsed: list[Any], *, location: Location, branch: str,
     return Prepared(combined, choice, prefixes, dropped, warnings, datasets)
 
 
-def _size_now(url: str, registry: Any) -> int | None:
-    """The source's size right now (None: it does not exist any more)."""
-    if url.startswith("file://"):
-        try:
-            return os.stat(local_path(url)).st_size
-        except FileNotFoundError:
-            return None
-    import obstore
-    from obstore.exceptions import NotFoundError
-
-    store, path = registry.resolve(url)
-    try:
-        return int(obstore.head(store, str(path))["size"])
-    except NotFoundError:
-        return None
-
-
-def source_guard(parsed: Sequence[Any], access: Access | None) -> Callable[[Sequence[str]], None]:
-    """A check run right before the commit: every written source still exists with the size it was parsed at.
-
-    One metadata request per remote file (16 at a time, on the keep-alive connections of one
-    registry), one ``stat`` per local file.
-    """
-    sizes = {p.url: getattr(p, "size", None) for p in parsed}
-    remote = [u for u in sizes if not u.startswith("file://")]
-    registry = build_registry(remote, access) if remote else None
-
-    def confirm(urls: Sequence[str]) -> None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        todo = list(dict.fromkeys(urls))
-        try:
-            with ThreadPoolExecutor(max_workers=16) as pool:
-                now = dict(zip(todo, pool.map(lambda u: _size_now(u, registry), todo), strict=True))
-        except Exception as exc:  # noqa: BLE001 - unreachable/permission: the write must not go on blind
-            raise VirtualizeError(
-                f"could not confirm the sources before the commit ({type(exc).__name__}: {_first_line(str(exc))}), "
-                "nothing committed -> rerun when the sources are reachable"
-            ) from exc
-        for url in todo:
-            before = sizes.get(url)
-            if now[url] is None or (before is not None and now[url] != before):
-                what = "disappeared" if now[url] is None else f"changed size ({before} -> {now[url]} bytes)"
-                raise VirtualizeError(
-                    f"{display_name(url)}: the source {what} while writing, nothing committed -> restore it, or rerun "
-                    "with the files as they are now"
-                )
-
-    return confirm
-
-
 def count_refs(ds: xr.Dataset) -> int:
     """Virtual chunk references (non-empty manifest entries) in a virtual dataset."""
     from virtualizarr.manifests import ManifestArray
@@ -377,6 +330,8 @@ def virtualize(
     registry: Any = None,
     storage_access: Access | None = None,
     parallel: Any = None,
+    workers: int | None = None,
+    group: str | None = None,
     progress: Progress | None = None,
     conflict_retries: int = DEFAULT_RETRIES,
     conflict_backoff: float = 0.05,
@@ -405,6 +360,11 @@ def virtualize(
         moving chunk references (``WriteResult.inserted``; no data copied).
     coords
         Values for new grid dimensions, e.g. ``{"member": ["a", "b"]}``.
+    parallel, workers
+        How the files are parsed (:func:`vzskill.parse.parse_files`: ``parallel`` mode, ``workers`` count).
+    group
+        The group of every file to virtualize (HDF5/NetCDF4 subgroup, GRIB level type, TIFF overview),
+        written at the repository's root.
     conflict_retries, conflict_backoff
         When another writer committed first: redo everything (placement, checks, write) from the
         new tip at most ``conflict_retries`` times, sleeping a random 0..min(2, backoff * 2**n) s
@@ -429,7 +389,8 @@ def virtualize(
     if registry is None:
         build_registry(plan.urls, access)  # a missing directory / bad account fails here, in one line (exit 2)
     parsed = parse_all(plan, registry, access=access, parallel=parallel, step=step,
-                       loadable_variables=loadable_variables, drop_variables=drop_variables)
+                       loadable_variables=loadable_variables, drop_variables=drop_variables, group=group,
+                       workers=workers)
     ready = preflight(plan, parsed, location=repo_or_storage, branch=branch, check=check, access=access,
                       registry=registry, storage_access=storage_access, step=step, coords=coords)
     repo = prepare_location(repo_or_storage, ready.prefixes, access, storage_access_=storage_access)
