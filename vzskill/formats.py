@@ -1,8 +1,13 @@
 """Which format a source is, and the VirtualiZarr parser that reads it.
 
-Kerchunk references and Zarr stores are recognised by their extension (or, for a local Zarr
-directory, by its ``zarr.json`` / ``.zgroup``); everything else by its first bytes, read through
-the registry in one ranged request (which also tells the object's size).
+Kerchunk references, Zarr stores and DMR++ sidecars are recognised by their extension (a local
+Zarr directory by its ``zarr.json`` / ``.zgroup``, a local Icechunk repository by its ``repo`` and
+``snapshots/``); everything else by its first bytes, read through the registry in one ranged
+request (which also tells the object's size): HDF5/NetCDF4, NetCDF3, FITS, HDF4, TIFF, GRIB, zip
+(a zipped Zarr store). Bytes without a signature may be an ENVI raster (a ``.hdr`` sidecar next to
+it); gzip streams are refused with the decompress fix. The formats' own packages are optional
+(:mod:`vzskill.format_extras`); their parsers live in ``vzskill/format_<fmt>.py``, the readers
+``verify`` uses in ``vzskill/readers_<kind>.py``.
 """
 
 from __future__ import annotations
