@@ -560,3 +560,16 @@ def test_group_and_workers_are_passed_to_the_parse(tmp_path: Path, data_dir: Pat
     assert result.variables == sorted(str(v) for v in direct.data_vars)
     for name in direct.data_vars:
         np.testing.assert_array_equal(stored[name].values, direct[name].values, err_msg=str(name))
+
+
+def test_unloaded_time_cannot_be_placed_and_the_guard_refuses(tmp_path: Path, series: list[Path]) -> None:
+    """time left virtual (loadable_variables=[]): no values to place by; an out-of-order append is refused."""
+    opts = dict(loadable_variables=[], concat_dim="time")
+    virtualize([series[0], series[2]], tmp_path / "repo", **opts)
+    tip = _tip(tmp_path / "repo")
+    with pytest.raises(VirtualizeError, match=r"^the time axis would not be strictly increasing after this append "
+                       r"\(position 8\), nothing committed -> keep time loaded"):
+        virtualize([series[1]], tmp_path / "repo", append=True, **opts)
+    assert _tip(tmp_path / "repo") == tip
+    virtualize([series[3]], tmp_path / "repo", append=True, **opts)  # in order: lands
+    assert _read(tmp_path / "repo").sizes["time"] == 12

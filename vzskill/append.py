@@ -312,5 +312,6 @@ def assert_increasing(store: Any, dim: str) -> None:
         bad = int(np.nonzero(np.diff(raw) <= 0)[0][0])
         raise VirtualizeError(
             f"the {dim} axis would not be strictly increasing after this append (position {bad + 1}), nothing "
-            f"committed -> run `vzskill verify` on the repository and report this"
+            f"committed -> keep {dim} loaded (the default loadable_variables) so files are placed by value, or append "
+            f"them in {dim} order"
         )
