@@ -56,3 +56,24 @@ def test_stale_sidecar_is_caught_by_verify(tmp_path: Path) -> None:
     report = verify(repo)
     assert not report.ok and report.mismatch_counts.get("temperature", 0) >= 1, report.format_table()
     assert "is not the start of a block of 'temperature' in temp_000.nc" in " ".join(m.message for m in report.mismatches)
+
+
+@pytest.mark.s3
+def test_dmrpp_on_s3(tmp_path: Path, s3_endpoint: str, s3_client, make_bucket) -> None:
+    """Sidecar and data file side by side in a bucket: the references name the data object."""
+    from tests.plugins.servers import TEST_KEY_ID, TEST_SECRET
+    from vzskill.sources import Access
+
+    nc = write_file(tmp_path / "temp_000.nc", 0)
+    sidecar = make_dmrpp(nc)
+    bucket = make_bucket()
+    for path in (nc, sidecar):
+        s3_client.upload_file(str(path), bucket, f"dmrpp/{path.name}")
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    url = f"s3://{bucket}/dmrpp/temp_000.nc.dmrpp"
+    [p] = parse_files([url], access=access)
+    assert p.ok, p.error
+    assert {e["path"] for e in p.dataset["temperature"].data.manifest.dict().values()} == {url.removesuffix(".dmrpp")}
+    virtualize([url], tmp_path / "repo", access=access)
+    report = verify(tmp_path / "repo", access=access)
+    assert report.ok and report.compared["temperature"] == 16, report.format_table()

@@ -70,3 +70,21 @@ def _registry(root: Path):
     from vzskill.registry import build_registry
 
     return build_registry([(root / "x").as_uri()])
+
+
+@pytest.mark.s3
+def test_envi_on_s3(tmp_path: Path, s3_endpoint: str, s3_client, make_bucket) -> None:
+    """The sidecar is found through the registry (ranged GET of <stem>.hdr), verified with numpy on the fetched bytes."""
+    from tests.plugins.servers import TEST_KEY_ID, TEST_SECRET
+    from vzskill.sources import Access
+
+    img = make_envi(tmp_path / "scene.img", interleave="bip")
+    bucket = make_bucket()
+    for name in ("scene.img", "scene.hdr"):
+        s3_client.upload_file(str(tmp_path / name), bucket, f"envi/{name}")
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    url = f"s3://{bucket}/envi/scene.img"
+    result = virtualize([url], tmp_path / "repo", access=access)
+    report = verify(tmp_path / "repo", access=access)
+    assert report.ok and report.compared == {"scene": result.nrefs} and result.nrefs == 20, report.format_table()
+    del img
