@@ -185,8 +185,13 @@ def test_skill_md_size_and_links():
         assert (ROOT / link).exists(), f"SKILL.md links {link}, which does not exist"
         assert "/" not in link or (link.startswith(f"{REFERENCES}/") and link.count("/") == 1), (
             f"{link}: keep references one level deep (SKILL.md -> file, or SKILL.md -> {REFERENCES}/file)")
+    section = text.split("## Reference files: when to read which", 1)[1].split("\n## ", 1)[0]
+    bullets = [" ".join(item.split()) for item in re.split(r"^- ", section, flags=re.M)[1:]]
     for path in sorted((ROOT / REFERENCES).glob("*.md")):
         assert f"{REFERENCES}/{path.name}" in local, f"SKILL.md should name {REFERENCES}/{path.name} (and when to read it)"
+        item = [b for b in bullets if f"]({REFERENCES}/{path.name})" in b]
+        assert item and item[0].startswith("Read [") and (" when " in item[0] or " for " in item[0]), (
+            f"{REFERENCES}/{path.name}: name it in a 'Read [...] when/for ...' item of the reference list")
     lowered = text.lower()
     assert re.search(r"read \[?`?examples\.md", lowered) and re.search(r"read \[?`?troubleshooting\.md", lowered)
     assert "grep" in lowered and "references/" in lowered

@@ -8,6 +8,9 @@ Files: the four Markdown files in the repository root and every ``references/*.m
 sub-folders) are collected (``DOC_FILES``: paths relative to the repository root; ``doc_files()``
 re-reads the folder). A reference file is a document like examples.md: its own namespace and its own
 ``work_dir``, so it starts with the invisible set-up its blocks need (it cannot see examples.md's names).
+Shared hidden code lives in tests/plugins/docs_setup.py (examples' ``sources``/``read_back``/``assert_same``;
+``troubleshooting_setup`` runs troubleshooting.md's visible set-up block for references/troubleshooting-*.md),
+and tests/plugins/docs_links.py checks every relative link between the documents (file + anchor).
 
 What runs
   * every fenced block whose info string is exactly ``python``  -> one test item, executed with exec()
