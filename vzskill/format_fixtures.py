@@ -252,11 +252,13 @@ def make_envi(
     header_offset: int = 0,
     header_name: str | None = None,
     lines: int | None = None,
+    compress: bool = False,
 ) -> Path:
     """Write an ENVI raster: raw bytes in ``interleave`` order plus the ``.hdr`` text header.
 
     ``header_name`` (default ``<stem>.hdr``) places the header; ``lines`` overrides the header's
-    line count (a header that does not match its data file).
+    line count (a header that does not match its data file); ``compress`` gzips the data (ENVI
+    ``file compression = 1``).
     """
     from vzskill.format_envi import DTYPES, ORDER
 
@@ -267,11 +269,16 @@ def make_envi(
     on_disk = np.transpose(cube, [("band", "y", "x").index(d) for d in order])
     code = {np.dtype(v).str[1:]: k for k, v in DTYPES.items()}[np.dtype(dtype).str[1:]]
     data = on_disk.astype(np.dtype(dtype).newbyteorder(">" if big_endian else "<")).tobytes()
+    if compress:
+        import gzip
+
+        data = gzip.compress(data)
     path.write_bytes(b"\0" * header_offset + data)
     header = "\n".join([
         "ENVI", "description = {vzskill ENVI sample}", f"samples = {shape[2]}", f"lines = {lines or shape[1]}",
         f"bands = {shape[0]}", f"header offset = {header_offset}", "file type = ENVI Standard",
-        f"data type = {code}", f"interleave = {interleave}", f"byte order = {1 if big_endian else 0}", "",
+        f"data type = {code}", f"interleave = {interleave}", f"byte order = {1 if big_endian else 0}",
+        f"file compression = {int(compress)}", "",
     ])
     (path.parent / (header_name or path.with_suffix(".hdr").name)).write_text(header)
     return path

@@ -156,7 +156,9 @@ def sniff(url: str, registry: Any = None, access: Access | None = None) -> Sniff
         registry = build_registry([url], access)
     head, size = read_range(url, registry)
     kind = kind_from_magic(head)
-    if head.startswith(GZIP_MAGIC):
+    if head.startswith(GZIP_MAGIC):  # an ENVI raster may be gzipped whole (its header says so)
+        if _sidecar_kind(url, head, registry) == "envi":
+            return Sniffed("envi", size)
         raise compressed_stream(url)
     if kind is not None:
         require_extra(kind, url)

@@ -30,7 +30,7 @@ class _EnviVariable(SourceVariable):
         self.shape, self.dtype, self.attrs = header.shape, header.dtype, {}
         if header.fill is not None:
             self.attrs["_FillValue"] = header.dtype.type(header.fill)
-        raw = gzip.decompress(data) if header.gzip else data[header.offset:]
+        raw = gzip.decompress(data[header.offset:]) if header.gzip else data[header.offset:]
         self.values = np.frombuffer(raw, dtype=header.dtype, count=int(np.prod(header.shape))).reshape(header.shape)
         self.plane = int(np.prod(header.shape[1:])) * header.dtype.itemsize
 
