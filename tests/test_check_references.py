@@ -246,3 +246,21 @@ def test_fits_ascii_table_that_decodes_is_not_refused(tmp_path: Path) -> None:
     both = _ascii_with(tmp_path, "both.fits", b"*", b"", image=False)  # a blank integer does not parse either
     [f] = check([both]).errors
     assert "column 'a' holds '*'" in f.message and "; 1 more column(s) too:" in f.message
+
+
+@pytest.mark.s3
+def test_remote_fits_probes_use_the_credentials(s3_endpoint: str, make_bucket, s3_client, tmp_path: Path) -> None:
+    """Tile-compressed images and undecodable ASCII tables on S3 are refused too (the probes read with access=)."""
+    from tests.plugins.safety import TEST_KEY_ID, TEST_SECRET
+    from vzskill.sources import Access
+
+    bucket = make_bucket()
+    nulls = _ascii_with(tmp_path, "nulls.fits", b"*", None, image=False)
+    s3_client.upload_file(str(ASTROPY_DATA / "compressed_image.fits"), bucket, "compressed_image.fits")
+    s3_client.upload_file(str(nulls), bucket, "nulls.fits")
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    start = time.perf_counter()
+    [tiles] = check([f"s3://{bucket}/compressed_image.fits"], access=access).errors
+    [table] = check([f"s3://{bucket}/nulls.fits"], access=access).errors
+    assert tiles.kind == "fits_tile_compressed" and table.kind == "fits_ascii_table", (tiles, table)
+    assert time.perf_counter() - start < 3.0  # no retries of unauthenticated requests

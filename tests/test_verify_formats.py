@@ -389,3 +389,36 @@ def test_cf_attribute_comparison_rules() -> None:
     assert d.name == "units" and d.value_differs
     [d] = attr_drift({"units": "days since 2000-01-01"}, {"units": "hours since 2000-01-01"})
     assert d.value_differs
+
+
+@pytest.mark.s3
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_zipped_zarr_and_ascii_table_on_s3(s3_endpoint: str, s3_client, make_bucket, tmp_path: Path,
+                                          series_files: list[Path]) -> None:
+    """The zipped Zarr reader and the ASCII-table check read remote objects through the registry."""
+    import xarray as xr
+    from zarr.storage import ZipStore
+
+    from tests.plugins.safety import TEST_KEY_ID, TEST_SECRET
+    from vzskill.check import check
+    from vzskill.sources import Access
+    from vzskill.write import virtualize
+
+    archive = tmp_path / "series.zarr.zip"
+    with xr.open_dataset(series_files[0], engine="h5netcdf") as ds:
+        store = ZipStore(archive, mode="w")
+        ds.load().to_zarr(store, zarr_format=3, consolidated=False,
+                          encoding={v: {"chunks": (1, 10, 15)} for v in ("temperature", "precipitation")})
+        store.close()
+    table = _ascii_table(tmp_path / "table.fits")
+    bucket = make_bucket()
+    for path in (archive, table):
+        s3_client.upload_file(str(path), bucket, f"data/{path.name}")
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    for name, var in (("series.zarr.zip", "temperature"), ("table.fits", "CAT")):
+        url = f"s3://{bucket}/data/{name}"
+        report = check([url], access=access)
+        assert report.ok, report.format_table()
+        virtualize([url], tmp_path / f"repo-{name}", access=access)
+        got = verify(tmp_path / f"repo-{name}", access=access)
+        assert got.ok and got.compared[var] >= 1 and not got.skipped, got.format_table()

@@ -357,6 +357,10 @@ def _analyse(report: CheckReport, like: Any, concat_dim: Any, *, combine: str, c
                 file_dims.append(str(d))
     concat_dims, findings = _resolve_concat(report, like, shape, concat_dim, combine, file_dims)
     report.findings.extend(findings)
+    if (registry is None or not hasattr(registry, "resolve")) and good:
+        from vzskill.parse import _registry_for  # the rules that read files (FITS headers, sizes) need credentials
+
+        registry = _registry_for([p.url for p in good], access)
     ctx = Context(
         parsed=parsed, good=good, names=_unique_names([p.url for p in good]) if good else [],
         infos=[describe_file(p.dataset, concat_dims) for p in good],  # type: ignore[arg-type]
