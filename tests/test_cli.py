@@ -421,6 +421,20 @@ def test_doctor_flags_old_stacks() -> None:
     assert stack_problem() is None
 
 
+def test_doctor_lists_the_optional_format_packages() -> None:
+    from vzskill.doctor import diagnose
+    from vzskill.format_extras import EXTRAS
+
+    report = diagnose({"pyhdf": None, "gribberish": None})
+    checks = {c.name: c for c in report.checks}
+    assert {f"format {kind}" for kind in EXTRAS} <= set(checks)
+    hdf4, grib = checks["format hdf4"], checks["format grib"]
+    assert hdf4.status == "missing" and hdf4.message == "optional HDF4 support: pyhdf not installed -> pip install kerchunk pyhdf"
+    assert grib.status == "missing" and "gribberish" in grib.message and grib.message.endswith(EXTRAS["grib"].pip)
+    assert report.ok  # optional: a warning, never an error
+    assert any(w.startswith("optional HDF4 support") for w in report.to_dict()["warnings"])
+
+
 @pytest.mark.parametrize(
     "text, expected",
     [("2.3.0", (2, 3, 0)), ("2.3.0rc1", (2, 3, 0)), ("1.7.5.1.post1", (1, 7, 5, 1)), ("2026.9.0+local", (2026, 9, 0)),

@@ -182,6 +182,25 @@ def _optional_check(name: str, version: str | None) -> Check:
     return Check(name, version, None, "ok")
 
 
+def _format_checks(versions: dict[str, str | None]) -> list[Check]:
+    """One check per format with optional packages (:data:`vzskill.format_extras.EXTRAS`): named ``format <kind>``.
+
+    ``versions`` may simulate a missing module by its import name (``{"pyhdf": None}``).
+    """
+    import importlib.util
+
+    from vzskill.format_extras import EXTRAS
+
+    out = []
+    for kind, extra in EXTRAS.items():
+        modules = (*extra.modules, *extra.verify_modules)
+        missing = [m for m in modules if (versions[m] is None if m in versions else importlib.util.find_spec(m) is None)]
+        status = "missing" if missing else "ok"
+        message = (f"optional {extra.label} support: {', '.join(missing)} not installed -> {extra.pip}" if missing else "")
+        out.append(Check(f"format {kind}", None if missing else "yes", None, status, message))
+    return out
+
+
 def diagnose(
     versions: dict[str, str | None] | None = None,
     python: tuple[int, ...] | None = None,
@@ -207,6 +226,7 @@ def diagnose(
         report.checks.append(_package_check(name, versions[name] if name in versions else installed(name)))
     for name in OPTIONAL:
         report.checks.append(_optional_check(name, versions[name] if name in versions else installed(name)))
+    report.checks.extend(_format_checks(versions))
     return report
 
 
