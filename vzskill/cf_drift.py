@@ -69,10 +69,10 @@ def _show(value: Any) -> str:
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, str) or isinstance(b, str):
         try:  # zarr keeps a NaN fill value as the string "NaN"; CF units may be the number-like text '1'
-            x, y = float(a), float(b)
+            fa, fb = float(a), float(b)
         except (TypeError, ValueError):
             return str(a) == str(b)
-        return x == y or bool(np.isnan(x) and np.isnan(y))
+        return fa == fb or bool(np.isnan(fa) and np.isnan(fb))
     try:
         x, y = np.asarray(a, dtype="float64"), np.asarray(b, dtype="float64")
     except (TypeError, ValueError):
