@@ -172,11 +172,13 @@ def test_virtual_coordinates_would_become_2d(series_files: list[Path]) -> None:
     msg = next(f.message for f in report.errors if f.variable == "lat")
     assert "would turn ('lat',) into ('time', 'lat')" in msg and "coords='minimal'" in msg
     assert "(keeps the first file's 'lat' without comparing: check the files with 'lat' loaded first)" in msg
-    minimal = check(series_files, loadable_variables=[], coords="minimal", data_vars="minimal", concat_dim="time")
+    minimal = check(series_files, loadable_variables=[], concat_dim="time")  # the default: how virtualize combines
+    assert minimal.to_dict()["findings"] == check(series_files, loadable_variables=[], coords="minimal",
+                                                  data_vars="minimal", concat_dim="time").to_dict()["findings"]
     assert minimal.ok  # warnings only: override keeps the first file's virtual coordinates, unchecked - and says so
     assert sorted(f.variable for f in minimal.warnings if f.kind == "virtual_coordinate") == ["lat", "lon"]
     assert ("coordinate 'lat' is virtual: its values are not compared between files, and compat='override' keeps the "
-            "first file's -> run the check with 'lat' loaded") in next(
+            "first file's -> run the check with 'lat' in loadable_variables") in next(
         f.message for f in minimal.warnings if f.variable == "lat")
 
 

@@ -197,8 +197,8 @@ def check(
     group: str | None = None,
     parallel: Any = None,
     combine: str = "nested",
-    coords: Any = None,
-    data_vars: Any = None,
+    coords: Any = "minimal",
+    data_vars: Any = "minimal",
 ) -> CheckReport:
     """Preflight ``urls_or_parsed``: URLs/paths or :class:`ParsedFile` s, a flat list or a nested grid.
 
@@ -212,8 +212,9 @@ def check(
         differ between files (see :func:`vzskill.layout.infer_concat_dim`); a name or a list of names
         (one per grid level) is used as given.
     coords, data_vars
-        The values the combine step will use (None = xarray's defaults, which broadcast virtual
-        coordinates; ``'minimal'`` is safe).
+        The values the combine step will use. Default ``'minimal'``: what :func:`vzskill.virtualize`
+        uses. Pass ``coords='different'`` / ``data_vars='all'`` (xarray's own defaults, which
+        broadcast virtual coordinates) to check a plain ``xr.concat`` / ``xr.combine_nested``.
 
     Returns
     -------

@@ -265,7 +265,8 @@ def virtual_coordinates(ctx: Context) -> list[Finding]:
                 f"coordinate '{var}' is virtual and has no {cd!r} dimension: the concat would turn {info['dims']} "
                 f"into {new_dims} -> {fix}", fix))
         elif info["is_coord"]:
-            fix = f"run the check with '{var}' loaded (loadable_variables=None or listing '{var}') to compare them"
+            fix = (f"run the check with '{var}' in loadable_variables (next to the coordinates you keep loaded) to "
+                   "compare them")
             findings.append(Finding(
                 "warning", None, var, "virtual_coordinate",
                 f"coordinate '{var}' is virtual: its values are not compared between files, and compat='override' "
