@@ -30,7 +30,7 @@ from vzskill.verify_report import Mismatch, Stale, VerifyFinding, VerifyReport
 
 __all__ = ["Mismatch", "Stale", "VerifyFinding", "VerifyReport", "verify"]
 
-FORMATS = {"hdf5", "netcdf3", "fits", "zarr", "kerchunk-json", "kerchunk-parquet", "hdf4", "zarr-zip", "tiff", "grib", "envi",
+FORMATS = {"hdf5", "netcdf3", "fits", "zarr", "kerchunk-json", "kerchunk-parquet", "hdf4", "zarr-zip", "tiff", "grib", "envi", "dmrpp",
            "icechunk"}
 
 
