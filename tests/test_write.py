@@ -160,15 +160,18 @@ def test_check_error_on_append_keeps_the_tip(tmp_path: Path, series: list[Path],
     _assert_equal(_read(tmp_path / "repo"), series[:2])
 
 
-def test_write_error_discards_the_session(tmp_path: Path, series: list[Path], variant) -> None:
-    """check=False lets an inconsistent append reach to_icechunk, which fails: nothing is committed."""
+def test_write_error_discards_the_session(tmp_path: Path, series: list[Path]) -> None:
+    """An error while the references are being written (here: the disk fills up): nothing is committed."""
     virtualize(series[:2], tmp_path / "repo")
     tip = _tip(tmp_path / "repo")
-    odd = variant("other_chunks")
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "write" and done == 0:
+            raise OSError(28, "No space left on device")
+
     with pytest.raises(VirtualizeError) as err:
-        virtualize([odd], tmp_path / "repo", append=True, check=False)
-    assert str(err.value).startswith("write failed, nothing committed: ")
-    assert "chunk" in str(err.value) and "\n" not in str(err.value)
+        virtualize(series[2:3], tmp_path / "repo", append=True, progress=progress)
+    assert str(err.value) == "write failed, nothing committed: [Errno 28] No space left on device"
     assert _tip(tmp_path / "repo") == tip
     _assert_equal(_read(tmp_path / "repo"), series[:2])
 
@@ -573,3 +576,24 @@ def test_unloaded_time_cannot_be_placed_and_the_guard_refuses(tmp_path: Path, se
     assert _tip(tmp_path / "repo") == tip
     virtualize([series[3]], tmp_path / "repo", append=True, **opts)  # in order: lands
     assert _read(tmp_path / "repo").sizes["time"] == 12
+
+
+@pytest.mark.parametrize("kind, what", [("other_level", "codecs"), ("other_chunks", "chunks"), ("float64", "dtype")])
+def test_append_encoded_unlike_the_stored_arrays_is_one_line(tmp_path: Path, series: list[Path], variant, kind: str,
+                                                             what: str) -> None:
+    virtualize(series[:3], tmp_path / "repo")
+    tip = _tip(tmp_path / "repo")
+    with pytest.raises(VirtualizeError, match=rf"^{kind}\.nc: variable \w+ has {what} .* but the stored \w+ has .*, nothing "
+                       rf"written -> append files encoded like the stored ones \(same {what}\)"):
+        virtualize([variant(kind)], tmp_path / "repo", append=True)
+    assert _tip(tmp_path / "repo") == tip
+
+
+def test_append_drops_conflicting_attributes_from_the_stored_root(tmp_path: Path, series: list[Path]) -> None:
+    """What the result says dropped is gone from the repository too (F's repro: 'source' differs per file)."""
+    virtualize(series[:1], tmp_path / "repo")
+    assert _read(tmp_path / "repo").attrs["source"] == "file index 0"
+    result = virtualize(series[1:3], tmp_path / "repo", append=True)
+    assert "source" in result.dropped_attrs
+    stored = _read(tmp_path / "repo")
+    assert "source" not in stored.attrs and stored.attrs["title"] == "vzskill sample archive"

@@ -22,7 +22,8 @@ import xarray as xr
 
 from vzskill.outcome import VirtualizeError
 
-__all__ = ["Placement", "axis_values", "place", "reorder", "assert_increasing", "stored_sources", "file_sources"]
+__all__ = ["Placement", "axis_values", "place", "reorder", "assert_increasing", "assert_compatible", "stored_sources",
+           "file_sources"]
 
 VIRTUAL = 2  # Store.array_chunk_iterator kinds: native=1, virtual=2, inline=3
 
@@ -216,6 +217,60 @@ def place(
                 f"{_span(values[b])}), nothing written -> append each time step from one file only"
             )
     return placement
+
+
+def _codec_text(codecs: Any) -> str:
+    parts = []
+    for codec in codecs or ():
+        spec = codec.to_dict() if hasattr(codec, "to_dict") else {"name": type(codec).__name__}
+        name = str(spec.get("name", type(codec).__name__)).removeprefix("numcodecs.")
+        config = spec.get("configuration")
+        config = config if isinstance(config, dict) else {}
+        parts.append(name + (f"({', '.join(f'{k}={v}' for k, v in config.items())})" if config else ""))
+    return " + ".join(parts) or "none"
+
+
+def assert_compatible(store: Any, ds: xr.Dataset, url: str, dim: str) -> None:
+    """The new file's virtual arrays are encoded like the stored ones (dtype, chunks, codecs, fill value).
+
+    Raises
+    ------
+    VirtualizeError
+        One line naming the file, the variable and both encodings (the references would be read wrong
+        or refused by the concatenation otherwise).
+    """
+    import zarr
+    from virtualizarr.manifests import ManifestArray
+
+    from vzskill.sources import display_name
+
+    for name, var in ds.variables.items():
+        if not isinstance(var.data, ManifestArray):
+            continue
+        try:
+            stored = zarr.open_array(store, path=str(name), mode="r").metadata
+        except Exception:  # noqa: BLE001 - not stored: the variable check reports it
+            continue
+        new = var.data.metadata
+        checks = [
+            ("dtype", str(getattr(stored, "data_type", None)), str(new.data_type)),
+            ("chunks", tuple(_dims_chunks(stored)), tuple(new.chunks)),
+            ("codecs", _codec_text(getattr(stored, "codecs", ())), _codec_text(new.codecs)),
+            ("fill value", repr(getattr(stored, "fill_value", None)), repr(new.fill_value)),
+        ]
+        for what, old, now in checks:
+            if old != now:
+                raise VirtualizeError(
+                    f"{display_name(url)}: variable {name} has {what} {now} but the stored {name} has {old}, nothing "
+                    f"written -> append files encoded like the stored ones (same {what}), or write them to a new "
+                    "repository"
+                )
+
+
+def _dims_chunks(metadata: Any) -> list[int]:
+    grid = getattr(metadata, "chunk_grid", None)
+    shape = getattr(grid, "chunk_shape", None)
+    return [int(c) for c in (shape if shape is not None else getattr(metadata, "chunks", ()))]
 
 
 def _chunk_permutation(perm: np.ndarray, size: int, name: str, dim: str) -> np.ndarray | None:

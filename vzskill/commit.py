@@ -26,7 +26,16 @@ from typing import Any, Callable, Sequence
 import icechunk
 import xarray as xr
 
-from vzskill.append import Placement, assert_increasing, axis_values, file_sources, place, reorder, stored_sources
+from vzskill.append import (
+    Placement,
+    assert_compatible,
+    assert_increasing,
+    axis_values,
+    file_sources,
+    place,
+    reorder,
+    stored_sources,
+)
 from vzskill.combination import merge_attrs
 from vzskill.outcome import VirtualizeError
 from vzskill.registry import build_registry
@@ -169,6 +178,8 @@ def _append_target(session: Any, stored: Stored, combined: xr.Dataset, files: Fi
     )
     if not placement.order:
         return None, stored.dropped, placement
+    for i in placement.order:
+        assert_compatible(session.store, files.datasets[i], files.urls[i], concat_dim)
     kept = [files.datasets[i] for i in placement.order]
     data = files.combine(kept) if len(kept) > 1 else kept[0]
     attrs, dropped = merge_attrs([stored.attrs, *(ds.attrs for ds in kept)], stored.dropped)
@@ -185,6 +196,15 @@ def _why(exc: BaseException) -> str:
     if isinstance(exc, icechunk.IcechunkError) and getattr(exc, "kind", None) in _UNREACHABLE:
         return f"{text} -> the repository storage could not be reached; the branch tip is unchanged: rerun when it is up"
     return text
+
+
+def _put_root_attrs(store: Any, attrs: dict[str, Any]) -> None:
+    """Replace the root group's attributes by the merged ones (a name dropped by drop_conflicts goes)."""
+    import zarr
+
+    group = zarr.open_group(store, mode="r+", zarr_format=3)
+    if dict(group.attrs) != attrs:
+        group.attrs.put(attrs)
 
 
 def _backoff(attempt: int, base: float, cap: float = 2.0) -> None:
@@ -218,6 +238,7 @@ def _attempt(repo: icechunk.Repository, session: Any, combined: xr.Dataset, *, b
     step("write", 0, 1)
     if append:
         data.vz.to_icechunk(session.store, append_dim=concat_dim)
+        _put_root_attrs(session.store, data.attrs)  # the append keeps the stored root attributes otherwise
         if placement.inserted:
             reorder(session, str(concat_dim))
         assert_increasing(session.store, str(concat_dim))
