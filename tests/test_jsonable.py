@@ -14,7 +14,7 @@ import xarray as xr
 
 from vzskill.cli import main
 from vzskill.inventory import format_info, inspect_file
-from vzskill.jsonable import jsonable
+from vzskill.jsonable import fill_value, jsonable
 
 
 @pytest.mark.parametrize(
@@ -57,6 +57,16 @@ def test_nested_numpy_is_plain_python_and_strict_json() -> None:
     assert out == {"stats": {"max": None, "shape": [4, 20]}, "fills": [None, 1], "t": None}
     assert type(out["stats"]["shape"][0]) is int
     assert json.loads(json.dumps(out, allow_nan=False)) == out
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [(float("nan"), "NaN"), (np.float32("inf"), "Infinity"), (-math.inf, "-Infinity"), ("nan", "NaN"), ("-inf", "-Infinity"),
+     (np.float32(-9999.0), -9999.0), (np.int16(0), 0), (None, None), (b"x", "x")],
+)
+def test_fill_values_keep_the_zarr_spelling(value: object, expected: object) -> None:
+    got = fill_value(value)
+    assert got == expected and type(got) is type(expected)
 
 
 def test_unknown_objects_become_their_str() -> None:

@@ -8,14 +8,13 @@ with the parse error attached - that is usually the fastest way to see *which* v
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable
 
 import numpy as np
 
-from vzskill.jsonable import jsonable
+from vzskill.jsonable import fill_value, jsonable
 from vzskill.sources import Access
 
 if TYPE_CHECKING:
@@ -61,18 +60,6 @@ class FileInfo:
         return jsonable(asdict(self))
 
 
-def _fill(value: Any) -> Any:
-    """A fill value for JSON: NaN / +-inf spelled as zarr v3 metadata spells them ("NaN", "Infinity", "-Infinity").
-
-    Everything else follows :func:`vzskill.jsonable.jsonable` (where NaN becomes ``null``): a NaN fill value shown
-    as ``null`` would read as "no fill value".
-    """
-    plain = value.item() if isinstance(value, np.generic) else value
-    if isinstance(plain, float) and not math.isfinite(plain):
-        return "NaN" if math.isnan(plain) else ("Infinity" if plain > 0 else "-Infinity")
-    return jsonable(value)
-
-
 def _codec_dict(codec: Any) -> dict[str, Any]:
     if hasattr(codec, "to_dict"):
         try:
@@ -114,14 +101,14 @@ def _variable_from_virtual(name: str, var: xr.Variable) -> VariableInfo:
     if meta is not None:  # ManifestArray: a virtual (referenced) array
         info.chunks = [int(c) for c in meta.chunks]
         info.codecs = [_codec_dict(c) for c in meta.codecs]
-        info.fill_value = _fill(meta.fill_value)
+        info.fill_value = fill_value(meta.fill_value)
         info.dtype = str(meta.data_type.to_native_dtype()) if hasattr(meta.data_type, "to_native_dtype") else str(var.dtype)
     else:
         info.virtual = False
         chunks = enc.get("chunks")
         info.chunks = [int(c) for c in chunks] if chunks else None
         info.codecs = [_codec_dict(c) for c in (*enc.get("filters", ()), *enc.get("compressors", ()))]
-        info.fill_value = _fill(enc.get("_FillValue", enc.get("fill_value")))
+        info.fill_value = fill_value(enc.get("_FillValue", enc.get("fill_value")))
     info.compression, info.level, info.shuffle = _summarise_codecs(info.codecs)
     units = attrs.get("units", enc.get("units"))
     info.units = str(units) if units is not None else None
@@ -172,7 +159,7 @@ def _h5_fill(obj: Any) -> Any:
         return None
     if isinstance(raw, np.ndarray) and raw.size == 1:
         raw = raw.reshape(-1)[0]
-    return _fill(raw)
+    return fill_value(raw)
 
 
 def _h5_variable(name: str, obj: Any) -> VariableInfo:

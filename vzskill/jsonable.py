@@ -15,9 +15,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["jsonable"]
+__all__ = ["fill_value", "jsonable"]
 
 _PLAIN = (str, bool, int)
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "+inf": "Infinity", "infinity": "Infinity", "-inf": "-Infinity",
+               "-infinity": "-Infinity"}
 
 
 def _datetime64(value: np.datetime64) -> str | None:
@@ -93,3 +95,32 @@ def _other(obj: Any) -> Any:
     if isinstance(obj, (_dt.datetime, _dt.date, _dt.time)):
         return obj.isoformat()
     return str(obj)  # paths, enums, codecs, ...
+
+
+def fill_value(value: Any) -> Any:
+    """A fill value for JSON, NaN and infinities spelled as zarr v3 metadata spells them.
+
+    The one exception to :func:`jsonable`'s NaN -> ``None`` rule: a fill value shown as ``null`` would read as
+    "no fill value".
+
+    Parameters
+    ----------
+    value
+        A fill value: a number (NaN / +-inf included), a numpy scalar, or its text (``"nan"``, ``"-inf"``...).
+
+    Returns
+    -------
+    Any
+        ``"NaN"``, ``"Infinity"`` or ``"-Infinity"`` for a non-finite value, else ``jsonable(value)``.
+
+    Examples
+    --------
+    >>> fill_value(float("nan")), fill_value(np.float32("-inf")), fill_value(-9999.0), fill_value(None)
+    ('NaN', '-Infinity', -9999.0, None)
+    """
+    plain = value.item() if isinstance(value, np.generic) else value
+    if isinstance(plain, float) and not math.isfinite(plain):
+        return "NaN" if math.isnan(plain) else ("Infinity" if plain > 0 else "-Infinity")
+    if isinstance(plain, str) and plain.strip().lower() in _NON_FINITE:
+        return _NON_FINITE[plain.strip().lower()]
+    return jsonable(value)
