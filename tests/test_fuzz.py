@@ -25,7 +25,7 @@ from vzskill.repo import storage_for
 from vzskill.sources import SourceError
 from vzskill.write import VirtualizeError, virtualize
 
-CASES_PER_KIND = 70  # x 3 kinds = 210 seeded mutations
+CASES_PER_KIND = 67  # x 3 kinds = 201 seeded mutations
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # astropy: "File may have been truncated" (expected)
 

@@ -45,7 +45,6 @@ def test_secret_never_in_cli_output_and_no_library_warnings(s3_endpoint: str, s3
                                                          {"ICECHUNK_LOG": "debug", "RUST_LOG": "debug"}),
         "append": (["virtualize", urls[2], "--repo", repo, "--append", *remote], {}),
         "verify --json": (["verify", "--repo", repo, *remote, "--json"], {}),
-        "check": (["check", *urls, *remote], {}),
         "missing source, debug traceback": (["virtualize", f"s3://{s3_data_bucket}/series/nope.nc", "--repo", repo,
                                              "--append", *remote], {"VZSKILL_DEBUG": "1"}),
     }
