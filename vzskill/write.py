@@ -11,7 +11,10 @@
    (:func:`vzskill.containers.reference_prefixes`), each referenced root probed once;
 4. **commit** - the repository is created or given the missing containers
    (:func:`vzskill.repo.prepare_location`) and the data is written in ONE commit
-   (:func:`vzskill.commit.commit_write`). On any failure nothing is committed.
+   (:func:`vzskill.commit.commit_write`): each attempt checks against the session it writes in, an
+   append places its files by coordinate (:mod:`vzskill.append`), the sources are confirmed just
+   before the commit (:func:`vzskill.commit.source_guard`), a conflict redoes it all on the new tip.
+   On any failure nothing is committed.
 """
 
 from __future__ import annotations
@@ -387,7 +390,7 @@ def virtualize(
         loadable_variables = list(loadable_variables)
     plan = make_plan(urls, concat_dim, combine, append, loadable_variables)
     if registry is None:
-        build_registry(plan.urls, access)  # a missing directory / bad account fails here, in one line (exit 2)
+        build_registry(plan.sources, access)  # a missing directory / bad account fails here, in one line (exit 2)
     parsed = parse_all(plan, registry, access=access, parallel=parallel, step=step,
                        loadable_variables=loadable_variables, drop_variables=drop_variables, group=group,
                        workers=workers)
