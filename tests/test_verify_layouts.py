@@ -102,6 +102,9 @@ def test_kerchunk_refs_in_another_folder_inlined_chunks_compared(tmp_path: Path,
         assert report.ok and not report.skipped and not report.errors, report.format_table()
         assert report.compared["temperature"] == 32 and report.n_native >= len(inlined)
         assert not [f for f in report.findings if f.kind in ("not_referenced", "unlisted")]
+    sampled = verify(storage, sample=3)  # N chunks per variable, drawn from virtual and stored ones together
+    assert sampled.ok and sampled.compared["temperature"] == 3, sampled.format_table()
+    assert sum(1 for v, _ in sampled.sampled if v == "temperature") == 3
     _bump(storage, "temperature", inlined[0])
     report = verify(storage, refs)
     [m] = report.mismatches

@@ -239,25 +239,21 @@ def _inside(chunk: tuple[slice, ...], block: tuple[slice, ...]) -> bool:
 
 
 def compare_mixed(report: VerifyReport, index: ReferenceIndex, sources: Sources, origins: Origins, files: list[str],
-                  *, sample: int | None, rng: random.Random, skip_vars: set[str]) -> set[str]:
+                  plan: dict[str, list[int]]) -> set[str]:
     """Chunks stored in the repository inside a mostly virtual array: each compared with the file whose block holds it.
 
-    A file's block is placed by its virtual chunks (of any variable, :class:`Origins`), else by its
-    coordinate values; e.g. Kerchunk references with inlined chunks, or the odd files of a series
-    stored natively while the rest stay virtual (pass them in ``files``). A chunk that no file's
-    block holds is counted as skipped. Returns the files compared.
+    ``plan``: array path -> rows (stored chunks) to compare. A file's block is placed by its
+    virtual chunks (of any variable, :class:`Origins`), else by its coordinate values; e.g.
+    Kerchunk references with inlined chunks, or the odd files of a series stored natively while
+    the rest stay virtual (pass them in ``files``). A chunk that no file's block holds is counted
+    as skipped. Returns the files compared.
     """
     native = _Native(report, sources, origins)
     used: set[str] = set()
-    for var, refs in sorted(index.virtual().items()):
-        rows = [int(r) for r in np.flatnonzero(~refs.virtual)]
+    for var, rows in sorted(plan.items()):
+        refs = index.arrays[var]
         if not rows:
             continue
-        if var in skip_vars:
-            report.skip(var, "skipped on request", len(rows), requested=True)
-            continue
-        if sample is not None and sample < len(rows):
-            rows = rng.sample(rows, sample)
         blocks = _blocks(refs, sources, origins, files, index)
         extra = len(refs.dims())
         unplaced = 0

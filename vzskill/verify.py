@@ -150,22 +150,29 @@ def _listed(report: VerifyReport, wanted: list[str], locations: list[str], store
 
 
 def _plan(report: VerifyReport, index: Any, unreadable: set[str], sample: int | None, rng: random.Random,
-          skip_vars: set[str]) -> dict[str, list[int]]:
-    """Virtual chunks to compare per array (every one, or ``sample`` per array, seeded)."""
+          skip_vars: set[str]) -> tuple[dict[str, list[int]], dict[str, list[int]]]:
+    """Chunks to compare per array with virtual chunks: (virtual rows, rows stored in the repository).
+
+    Every chunk, or ``sample`` per array drawn (seeded) from both kinds together.
+    """
     plan: dict[str, list[int]] = {}
+    stored: dict[str, list[int]] = {}
     for var, refs in sorted(index.virtual().items()):
         rows = [int(r) for r in range(len(refs.urls)) if refs.virtual[r] and refs.urls[r] not in unreadable]
         if refs.n_virtual > len(rows):
             report.skip(var, "in a stale or unreadable source (see above)", refs.n_virtual - len(rows))
+        native = [int(r) for r in range(len(refs.urls)) if not refs.virtual[r]]
         if var in skip_vars:
-            report.skip(var, "skipped on request", len(rows), requested=True)
+            report.skip(var, "skipped on request", len(rows) + len(native), requested=True)
             continue
-        if sample is not None and sample < len(rows):
-            rows = rng.sample(rows, sample)
+        if sample is not None and sample < len(rows) + len(native):
+            picked = set(rng.sample(rows + native, sample))
+            rows, native = [r for r in rows if r in picked], [r for r in native if r in picked]
         if sample is not None:
-            report.sampled.extend((var, refs.chunk(r)) for r in rows)
+            report.sampled.extend((var, refs.chunk(r)) for r in sorted(rows + native))
         plan[var] = rows
-    return plan
+        stored[var] = native
+    return plan, stored
 
 
 def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, access: Access | None, seed: int,
@@ -193,7 +200,7 @@ def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, access:
         written_at = None
     unreadable = find_stale(report, index, registry, written_at, bad_container) | bad_container if locations else set()
     rng = random.Random(seed)
-    plan = _plan(report, index, unreadable, report.sample, rng, skip_vars)
+    plan, stored_plan = _plan(report, index, unreadable, report.sample, rng, skip_vars)
     sources = Sources(registry)
     try:
         origins = compare_virtual(report, index, plan, sources, requested_kinds=skip_kinds, skip_unreadable=skip_unreadable)
@@ -203,8 +210,7 @@ def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, access:
         others = [u for u in wanted or () if u not in locations and u not in files]  # e.g. odd files stored natively
         stored = compare_native(report, index, sources, origins, files, sample=report.sample, rng=rng,
                                 skip_vars=skip_vars, others=others)
-        stored |= compare_mixed(report, index, sources, origins, files + others, sample=report.sample, rng=rng,
-                                skip_vars=skip_vars)
+        stored |= compare_mixed(report, index, sources, origins, files + others, stored_plan)
     finally:
         sources.close()
     if wanted is not None:
