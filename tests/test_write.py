@@ -382,6 +382,22 @@ def test_conflict_is_retried_from_the_new_tip(tmp_path: Path, series: list[Path]
     _assert_equal(stored, series[:4])
 
 
+def test_racing_append_of_the_same_file_lands_once(tmp_path: Path, series: list[Path]) -> None:
+    """Another writer appends the same file while ours is being written: our redo finds it stored and skips it."""
+    virtualize(series[:2], tmp_path / "repo")
+    raced: list[object] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage == "write" and done == 0 and not raced:
+            raced.append(virtualize(series[2:3], tmp_path / "repo", append=True, message="the other writer"))
+
+    result = virtualize(series[2:4], tmp_path / "repo", append=True, progress=progress)
+    assert raced and result.attempts == 2
+    assert result.skipped == [series[2].as_uri()] and result.dims["time"] == 4
+    assert _history(tmp_path / "repo")[:2] == ["vzskill: append 2 file(s) along time", "the other writer"]
+    _assert_equal(_read(tmp_path / "repo"), series[:4])
+
+
 def test_conflicts_beyond_the_retries_commit_nothing(tmp_path: Path, series: list[Path]) -> None:
     virtualize(series[:2], tmp_path / "repo")
 
