@@ -23,7 +23,7 @@ import xarray as xr
 from vzskill.descriptions import describe_codecs, describe_file, is_virtual
 from vzskill.findings import SEVERITIES, Finding
 from vzskill.grouping import consistent_groups, summarize
-from vzskill.jsonable import jsonable
+from vzskill.jsonable import fill_value, jsonable
 from vzskill.layout import LayoutError, flatten, grid_shape, infer_concat_dim, nest
 from vzskill.parse import ParsedFile, display_name, parse_files
 from vzskill.rules import RULES, Context
@@ -152,19 +152,14 @@ def _group_lines(files: list[str], groups: list[list[str]]) -> list[str]:
     return lines
 
 
-_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "+inf": "Infinity", "infinity": "Infinity", "-inf": "-Infinity",
-               "-infinity": "-Infinity"}
-
-
 def _variables_json(variables: dict[str, dict[str, Any]]) -> Any:
     """``variables`` for JSON (:func:`vzskill.jsonable.jsonable`); a NaN / inf fill value keeps zarr's spelling
-    ("NaN", "Infinity", "-Infinity"), as ``vzskill inspect --json`` shows it (null would read as "no fill value")."""
+    (:func:`vzskill.jsonable.fill_value`: "NaN", "Infinity", "-Infinity"; null would read as "no fill value")."""
     out = {}
     for name, info in variables.items():
         info = dict(info)
-        fill = info.get("fill_value")
-        if isinstance(fill, (str, float, np.floating)) and str(fill).strip().lower() in _NON_FINITE:
-            info["fill_value"] = _NON_FINITE[str(fill).strip().lower()]
+        if info.get("fill_value") is not None:
+            info["fill_value"] = fill_value(info["fill_value"])
         out[name] = info
     return jsonable(out)
 
