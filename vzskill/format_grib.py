@@ -23,7 +23,7 @@ from vzskill.format_manifest import manifest_array, manifest_store
 from vzskill.formats import ParseError
 from vzskill.sources import display_name
 
-__all__ = ["GribParser"]
+__all__ = ["GribParser", "grid_problem"]
 
 
 def _refuse(url: str, what: str, fix: str, variable: str | None = None) -> ParseError:
@@ -45,6 +45,37 @@ def _data_nodes(tree: Any) -> list[str]:
 def _first_message(var: Any) -> tuple[int, int] | None:
     entry = next(iter(var.data.manifest.dict().values()), None)
     return (int(entry["offset"]), int(entry["length"])) if entry and entry.get("path") else None
+
+
+#: GRIB2 grid definition templates gribberish 1.9 cannot read (section 3, octets 13-14)
+_GRIDS = {40: "a Gaussian grid (template 3.40)", 41: "a rotated Gaussian grid (template 3.41)",
+          50: "spherical harmonics (template 3.50)", 51: "rotated spherical harmonics (template 3.51)"}
+_MISSING = 0xFFFFFFFF
+
+
+def grid_problem(data: bytes) -> str | None:
+    """What in ``data``'s GRIB2 grids gribberish cannot read (Gaussian, spectral, quasi-regular), else None.
+
+    Reads only the section headers: a quasi-regular ("reduced") grid (Ni missing) would make
+    gribberish allocate for 2**32 points per row.
+    """
+    pos = data.find(b"GRIB")
+    while pos >= 0 and pos + 16 <= len(data):
+        total = int.from_bytes(data[pos + 8:pos + 16], "big")
+        sec = pos + 16
+        while sec + 5 <= min(pos + total, len(data)) and data[sec:sec + 4] != b"7777":
+            length, number = int.from_bytes(data[sec:sec + 4], "big"), data[sec + 4]
+            if number == 3 and sec + 38 <= len(data):
+                template = int.from_bytes(data[sec + 12:sec + 14], "big")
+                if template in _GRIDS:
+                    return _GRIDS[template]
+                if template in (0, 1, 2, 3) and int.from_bytes(data[sec + 30:sec + 34], "big") == _MISSING:
+                    return "a quasi-regular (reduced) latitude/longitude grid"
+            if length <= 0:
+                break
+            sec += length
+        pos = data.find(b"GRIB", pos + max(total, 16))
+    return None
 
 
 class GribParser:
@@ -69,9 +100,15 @@ class GribParser:
 
         registry = plain_registry(registry)
         store, path = registry.resolve(url)
-        if bytes(store.get_range(path, start=7, length=1)) != b"\x02":
+        data = bytes(store.get(path).bytes())
+        if data[7:8] != b"\x02":
             raise _refuse(url, "GRIB edition 1 (gribberish reads GRIB2 only)",
                           "convert it to GRIB2 (grib_set -s edition=2 in.grib out.grib2) or skip the file")
+        grid = grid_problem(data)
+        if grid is not None:
+            raise _refuse(url, f"{grid}, which gribberish cannot read",
+                          "regrid it to a regular latitude/longitude grid (e.g. cdo remapbil,r360x180 in.grib2 "
+                          "out.grib2) or skip the file")
         parser = GribberishParser(drop_variables=self.drop or None, collapse_groups=self.group is None)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

@@ -166,6 +166,9 @@ class _GribCoordinate(SourceVariable):
         self.regular = first.regular
         self._values = (grid[:, 0] if key == "latitudes" else grid[0, :]) if self.regular else grid
         self.shape = self._values.shape
+        # a projected grid's latitude/longitude are computed, by eccodes here and by gribberish (proj) in the
+        # repository: equal to the last bits only (compare.py honours ``rtol`` where it is set)
+        self.rtol = 0.0 if self.regular else 1e-12
 
     def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
         self.message = self.source.by_offset.get(int(offset))
@@ -212,6 +215,26 @@ class _GribLevel(SourceVariable):
         return np.array(self._values[region] if region else self._values)
 
 
+class _ProjectedAxis(SourceVariable):
+    """A projected grid's ``x`` / ``y`` (metres): DERIVED from the grid definition by gribberish (proj), not
+    stored in the file; compared with gribberish's projection of the message, so only the repository's
+    copy is checked, not the projection."""
+
+    def __init__(self, name: str, data: bytes, offset: int):
+        import gribberish
+
+        x, y = gribberish.parse_grib_message_metadata(data, offset).xy()
+        self.name, self.dtype, self.attrs = name, np.dtype("float64"), {}
+        self._values = np.asarray(x if name == "x" else y, dtype="float64")
+        self.shape = self._values.shape
+
+    def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
+        return None
+
+    def read(self, region: tuple[slice, ...]) -> np.ndarray:
+        return np.array(self._values[region] if region else self._values)
+
+
 class _GridMapping(SourceVariable):
     """gribberish's CF grid-mapping variable ``spatial_ref``: a scalar whose value CF leaves free (its
     attributes carry the CRS). The GRIB grid it describes exists in every message; its value is 0."""
@@ -240,6 +263,7 @@ class GribSource(SourceFile):
         else:
             store, path = registry.resolve(url)
             data = bytes(store.get(path).bytes())
+        self.data = data
         self.messages = scan_messages(data)
         self.by_offset = {m.offset: m for m in self.messages}
         self.levels = _level_dims(data, self.messages)
@@ -255,6 +279,8 @@ class GribSource(SourceFile):
                 self.vars[path] = _GribCoordinate(path, self, coordinate)
             elif name in self.levels:
                 self.vars[path] = _GribLevel(path, self.levels[name])
+            elif name in ("x", "y") and not self.messages[0].regular:
+                self.vars[path] = _ProjectedAxis(name, self.data, self.messages[0].offset)
             else:
                 special = {"time": _GribTime, "spatial_ref": lambda p, _s: _GridMapping(p)}.get(name)
                 self.vars[path] = special(path, self) if special else _GribVariable(path, self)
