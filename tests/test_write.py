@@ -613,3 +613,23 @@ def test_append_drops_conflicting_attributes_from_the_stored_root(tmp_path: Path
     assert "source" in result.dropped_attrs
     stored = _read(tmp_path / "repo")
     assert "source" not in stored.attrs and stored.attrs["title"] == "vzskill sample archive"
+
+
+def test_place_rules_on_plain_values() -> None:
+    """vzskill.append.place on numbers: skip exact stored runs, insert into gaps, refuse overlaps, keep order."""
+    from vzskill.append import place
+
+    stored = np.array([0, 1, 2, 3, 8, 9, 10, 11])
+    files = {"a.nc": np.array([4, 5, 6, 7]), "b.nc": np.array([12, 13]), "c.nc": np.array([0, 1, 2, 3])}
+    got = place(stored, list(files.values()), list(files), "time")
+    assert got.order == [0, 1] and got.inserted == ["a.nc"] and got.skipped == ["c.nc"]
+    with pytest.raises(VirtualizeError, match=r"^d\.nc: time 8\.\.11 is already stored from file:///x/old\.nc"):
+        place(stored, [np.array([8, 9, 10, 11])], ["d.nc"], "time",
+              sources_at=lambda start, stop: {"file:///x/old.nc"}, new_sources=[{"file:///x/d.nc"}])
+    with pytest.raises(VirtualizeError, match=r"^e\.nc: time 3\.\.5 overlaps the stored time 3 \(1 stored step"):
+        place(stored, [np.array([3, 4, 5])], ["e.nc"], "time")
+    with pytest.raises(VirtualizeError, match=r"^f\.nc and g\.nc overlap in time \(12\.\.14 and 14\.\.15\)"):
+        place(stored, [np.array([12, 13, 14]), np.array([14, 15])], ["f.nc", "g.nc"], "time")
+    as_dates = stored.astype("datetime64[D]")
+    assert place(as_dates, [np.array([1.5])], ["h.nc"], "time").order == [0]  # not comparable: left to the guard
+    assert place(None, [None], ["i.nc"], "time").order == [0]
