@@ -422,3 +422,22 @@ def test_zipped_zarr_and_ascii_table_on_s3(s3_endpoint: str, s3_client, make_buc
         virtualize([url], tmp_path / f"repo-{name}", access=access)
         got = verify(tmp_path / f"repo-{name}", access=access)
         assert got.ok and got.compared[var] >= 1 and not got.skipped, got.format_table()
+
+
+@pytest.mark.s3
+@pytest.mark.filterwarnings("ignore:Attempting to write an entirely non-virtual Dataset")
+def test_only_stored_arrays_from_s3_sources_are_compared(s3_endpoint: str, s3_client, make_bucket,
+                                                          tmp_path: Path) -> None:
+    """Nothing virtual: the listed remote sources are read with the caller's access."""
+    from tests.plugins.safety import TEST_KEY_ID, TEST_SECRET
+    from vzskill.sources import Access
+    from vzskill.write import virtualize
+
+    src = _vlen_strings(tmp_path / "strings.h5", with_data=False)
+    bucket = make_bucket()
+    s3_client.upload_file(str(src), bucket, "strings.h5")
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    url = f"s3://{bucket}/strings.h5"
+    virtualize([url], tmp_path / "repo", access=access)
+    report = verify(tmp_path / "repo", [url], access=access)
+    assert report.ok and report.compared == {"ascii": 1, "utf8": 1} and report.n_chunks == 0, report.format_table()

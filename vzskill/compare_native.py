@@ -149,7 +149,8 @@ def _one_array(native: _Native, refs: ArrayRefs, index: ReferenceIndex, urls: li
     for url in urls:
         try:
             src, _kind = native.sources.get(url, refs.path)
-        except (NoReader, Exception):  # already reported by the virtual comparison
+        except Exception as exc:  # noqa: BLE001 - a referenced file's failure is reported by the virtual comparison
+            why = why or f"{display_name(url)} could not be read ({'no reader' if isinstance(exc, NoReader) else type(exc).__name__})"
             continue
         sv = src.variable(refs.path)
         if sv is None:

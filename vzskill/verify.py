@@ -190,10 +190,10 @@ def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, access:
     report.files = locations
     bad_container = check_containers(report, repo, locations)
     wanted = None if urls is None else [normalize_url(os.fspath(u)) for u in urls]
-    if registry is None and locations:
-        from vzskill.parse import _registry_for
+    if registry is None and (locations or wanted):
+        from vzskill.parse import _registry_for  # the listed sources too: they may hold the stored arrays
 
-        registry = _registry_for(locations, access)
+        registry = _registry_for(locations + [u for u in wanted or () if u not in locations], access)
     try:
         written_at = repo.lookup_snapshot(session.snapshot_id).written_at
     except Exception:
