@@ -25,8 +25,13 @@ counted.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import json
+import os
 import random
+import subprocess
+import sys
 import socket
 import struct
 import threading
@@ -34,7 +39,9 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LoopbackProxy", "RequestRecord"]
+__all__ = ["LoopbackProxy", "ProcessProxy", "RequestRecord"]
+
+CONTROL = "/__proxy__/"  # requests to this path are answered by the proxy itself (not counted)
 
 _METHODS = (b"GET", b"HEAD", b"PUT", b"POST", b"DELETE", b"OPTIONS", b"PATCH", b"CONNECT", b"TRACE")
 _MAX_HEAD = 256 * 1024
@@ -259,6 +266,14 @@ class LoopbackProxy:
         except (OSError, RuntimeError):
             pass
 
+    def _admit(self, method: str, target: str, headers: dict[str, str]) -> str:
+        """Count and log one request; its outcome ("forwarded", "failed", "reset")."""
+        self.requests += 1
+        self.methods[method] += 1
+        outcome = self._decide()
+        self.log.append(RequestRecord(method, target, headers.get("range"), outcome))
+        return outcome
+
     def _decide(self) -> str:
         if self.requests <= self.fail_first:
             return "failed"
@@ -281,15 +296,12 @@ class LoopbackProxy:
                 await _raw(client, head, upstream)
                 return
             method, target, headers = parsed
-            self.requests += 1
-            self.methods[method] += 1
-            outcome = self._decide()
-            self.log.append(RequestRecord(method, target, headers.get("range"), outcome))
-            if outcome == "reset":
-                _reset(writer)
-                return
-            if outcome == "failed":
-                if not await self._fail(client, writer, headers):
+            if target.startswith(CONTROL):
+                await self._control(target, writer)
+                continue
+            outcome = self._admit(method, target, headers)
+            if outcome != "forwarded":
+                if not await self._refuse(outcome, client, writer, headers):
                     return
                 continue
             if self.delay_s:
@@ -298,6 +310,27 @@ class LoopbackProxy:
             if not await _body(client, headers, upstream.write):
                 return
             await upstream.drain()
+
+    async def _refuse(self, outcome: str, client: _Stream, writer: asyncio.StreamWriter, headers: dict[str, str]) -> bool:
+        """A reset or an injected status instead of forwarding; False = the connection is gone."""
+        if outcome == "reset":
+            _reset(writer)
+            return False
+        return await self._fail(client, writer, headers)
+
+    async def _control(self, target: str, writer: asyncio.StreamWriter) -> None:
+        """``GET /__proxy__/stats`` (counters as JSON) or ``/__proxy__/reset`` (zero them, then stats)."""
+        if target.startswith(CONTROL + "reset"):
+            self.reset_counts()
+        body = json.dumps(self.stats()).encode()
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\n\r\n" + body)
+        await writer.drain()
+
+    def stats(self) -> dict[str, Any]:
+        """The counters as plain data (what ``/__proxy__/stats`` returns)."""
+        return {"requests": self.requests, "connections": self.connections, "methods": dict(self.methods),
+                "log": [[r.method, r.target, r.range, r.outcome] for r in self.log]}
 
     async def _fail(self, client: _Stream, writer: asyncio.StreamWriter, headers: dict[str, str]) -> bool:
         """Answer ``fail_status`` (the request's body is read and dropped); False = connection closed."""
@@ -365,3 +398,101 @@ def _reset(writer: asyncio.StreamWriter) -> None:
         except OSError:
             pass
     writer.transport.abort()
+
+
+class ProcessProxy:
+    """:class:`LoopbackProxy` in its own process (``python benchmarks/proxy.py``): same ``url``,
+    ``port``, ``requests``, ``connections``, ``methods``, ``log`` and ``reset_counts()``, read over
+    the ``/__proxy__/`` control path. For measurements: a thread-run proxy shares the GIL with the
+    client it measures, and under a busy GIL every forwarded request waits for it.
+    """
+
+    def __init__(self, target_host: str, target_port: int, *, delay_s: float = 0.0, connect_delay_s: float | None = None,
+                 fail_rate: float = 0.0, reset_rate: float = 0.0, seed: int = 0) -> None:
+        self._args = [sys.executable, os.path.abspath(__file__), target_host, str(target_port), "--delay", str(delay_s),
+                      "--fail-rate", str(fail_rate), "--reset-rate", str(reset_rate), "--seed", str(seed)]
+        if connect_delay_s is not None:
+            self._args += ["--connect-delay", str(connect_delay_s)]
+        self._proc: subprocess.Popen[str] | None = None
+        self.port = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "ProcessProxy":
+        self._proc = subprocess.Popen(self._args, stdout=subprocess.PIPE, text=True)
+        line = self._proc.stdout.readline() if self._proc.stdout else ""
+        if not line.strip().isdigit():
+            self.close()
+            raise RuntimeError(f"proxy process did not start (printed {line!r})")
+        self.port = int(line)
+        return self
+
+    def close(self) -> None:
+        if self._proc is not None and self._proc.poll() is None:
+            self._proc.terminate()
+            self._proc.wait(10)
+
+    def __enter__(self) -> "ProcessProxy":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _get(self, what: str) -> dict[str, Any]:
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        try:
+            conn.request("GET", CONTROL + what)
+            return dict(json.loads(conn.getresponse().read()))
+        finally:
+            conn.close()
+
+    def reset_counts(self) -> None:
+        self._get("reset")
+
+    @property
+    def requests(self) -> int:
+        return int(self._get("stats")["requests"])
+
+    @property
+    def connections(self) -> int:
+        return int(self._get("stats")["connections"])
+
+    @property
+    def methods(self) -> Counter[str]:
+        return Counter(self._get("stats")["methods"])
+
+    @property
+    def log(self) -> list[RequestRecord]:
+        return [RequestRecord(*r) for r in self._get("stats")["log"]]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python benchmarks/proxy.py HOST PORT [--delay S] ...``: print the listening port, serve until killed."""
+    ap = argparse.ArgumentParser(description="loopback latency/fault proxy (prints its port)")
+    ap.add_argument("host")
+    ap.add_argument("port", type=int)
+    ap.add_argument("--delay", type=float, default=0.0)
+    ap.add_argument("--connect-delay", type=float, default=None)
+    ap.add_argument("--fail-rate", type=float, default=0.0)
+    ap.add_argument("--reset-rate", type=float, default=0.0)
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args(argv)
+    proxy = LoopbackProxy(a.host, a.port, delay_s=a.delay, connect_delay_s=a.connect_delay, fail_rate=a.fail_rate,
+                          reset_rate=a.reset_rate, seed=a.seed).start()
+    print(proxy.port, flush=True)
+    try:
+        if proxy._thread is not None:
+            proxy._thread.join()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        proxy.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -177,3 +177,21 @@ def test_run_quick_remote_prints_requests_and_ratios(tmp_path):
             assert ratios[f"{name}.{backend}"] > 0
     assert ratios["speed_vs_kerchunk.local"] > 0
     assert "ratio requests_per_file.http_20ms.vzskill_auto" in proc.stderr
+
+
+def test_process_proxy_counts_over_its_control_path(http_base_url):
+    import obstore
+
+    from benchmarks.proxy import ProcessProxy
+    from tests.plugins.latency import proxy_for
+
+    target = proxy_for(http_base_url)  # (host, port) parsing shared with the fixture
+    target.close()
+    with ProcessProxy(target.target_host, target.target_port, delay_s=0.01) as proxy:
+        store = _http_store(proxy.url)
+        for _ in range(2):
+            assert bytes(obstore.get_range(store, "series/temp_000.nc", start=0, length=4)) == b"\x89HDF"
+        assert proxy.requests == 2 and proxy.methods == {"GET": 2}  # the control requests are not counted
+        assert proxy.log[0].range == "bytes=0-3"
+        proxy.reset_counts()
+        assert proxy.requests == 0
