@@ -52,7 +52,6 @@ def test_inlined_chunks_are_copied_and_compared_with_the_source(tmp_path: Path) 
     assert report.ok and report.compared == {"t": 4}, report.format_table()
 
 
-@pytest.mark.xfail(strict=True, reason="A: compare.Sources.key must map <repo>/chunks/<id> to <repo> (requested 15:50)")
 def test_swapped_chunk_references_are_caught(tmp_path: Path) -> None:
     import icechunk
 
