@@ -67,7 +67,7 @@ def encoding_for(
             e.update(zlib=True, complevel=complevel, shuffle=shuffle)
         if scale_factor is not None:
             e.update(scale_factor=scale_factor, add_offset=0.0, dtype="int16", _FillValue=np.int16(-32767))
-        enc[name] = e
+        enc[str(name)] = e
     enc["time"] = {"units": time_units, "calendar": "standard", "dtype": "int32"}
     return enc
 
@@ -80,7 +80,7 @@ def write_file(path: str | os.PathLike[str], index: int, *, fmt: str = "NETCDF4"
     ds = sample_dataset(index, dtype=dtype)
     if fmt == "NETCDF3_CLASSIC":
         enc = {"time": {"units": encoding.get("time_units", TIME_UNITS), "calendar": "standard", "dtype": "int32"}}
-        enc.update({v: {"_FillValue": np.float32(-9999.0)} for v in ds.data_vars})
+        enc.update({str(v): {"_FillValue": np.float32(-9999.0)} for v in ds.data_vars})
         ds.to_netcdf(path, format="NETCDF3_CLASSIC", engine="scipy", encoding=enc)
     else:
         ds.to_netcdf(path, engine="h5netcdf", encoding=encoding_for(ds, **encoding))
