@@ -118,13 +118,8 @@ def parse_all(plan: Plan, registry: Any, *, access: Access | None, parallel: Any
         options["workers"] = workers
     n = len(plan.urls)
     step("parse", 0, n)
-    if parallel in (None, False) and n > 1:
-        parsed: list[Any] = []  # one file at a time: the progress bar moves per file
-        for i, url in enumerate(plan.urls):
-            parsed.extend(parse_files([url], registry, **options))
-            step("parse", i + 1, n)
-    else:
-        parsed = parse_files(plan.urls, registry, parallel=parallel, **options)
+    parsed = parse_files(plan.urls, registry, parallel=parallel, progress=lambda done, total: step("parse", done, total),
+                         **options)
     step("parse", n, n)
     return parsed
 
