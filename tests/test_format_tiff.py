@@ -66,6 +66,9 @@ def test_overview_is_a_group(tmp_path: Path) -> None:
     tif = make_tiff(tmp_path / "cog.tif", shape=(128, 128), overviews=2)
     [p] = parse_files([tif], group="2")
     assert p.ok and dict(p.dataset.sizes) == {"y": 32, "x": 32}
+    virtualize([tif], tmp_path / "overview.icechunk", group="2")
+    report = verify(tmp_path / "overview.icechunk")
+    assert report.ok and report.compared == {"2": 1}, report.format_table()
     [bad] = parse_files([tif], group="3")
     assert bad.error == ("cog.tif: no IFD 3 in this TIFF -> pass group='0' (the full-resolution image) or a smaller "
                          "index; `vzskill inspect` lists the arrays")
