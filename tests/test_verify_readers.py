@@ -11,7 +11,7 @@ import pytest
 import vzskill
 from tests.verify_repos import write_repo
 from vzskill import source_readers
-from vzskill.source_readers import NoReader, SourceFile, open_source, reader_for, register_reader
+from vzskill.source_readers import NoReader, SourceFile, SourceVariable, open_source, reader_for, register_reader
 from vzskill.verify import verify
 
 pytestmark = pytest.mark.timeout(120)
@@ -98,3 +98,44 @@ def test_broken_reader_module_is_not_hidden(plugin_dir: Path, readers: dict[str,
     (plugin_dir / "readers_testbug.py").write_text("raise RuntimeError('bug in the reader module')\n")
     with pytest.raises(RuntimeError, match="bug in the reader module"):
         reader_for("testbug")
+
+
+class _Nudged(SourceVariable):
+    """A source variable whose float values differ from the file's in the last bits (computed values)."""
+
+    def __init__(self, inner: SourceVariable, rtol: float):
+        self.inner, self.rtol = inner, rtol
+        self.name, self.shape, self.dtype, self.attrs = inner.name, inner.shape, inner.dtype, inner.attrs
+
+    def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
+        return self.inner.locate(offset, length)
+
+    def read(self, region: tuple[slice, ...]) -> Any:
+        values = self.inner.read(region)
+        return values * (1 + 4e-7) if values.dtype.kind == "f" else values  # float32: a few ulps
+
+
+class _NudgedFile(SourceFile):
+    kind = "hdf5"
+
+    def __init__(self, inner: SourceFile, rtol: float):
+        self.inner, self.rtol = inner, rtol
+
+    def variable(self, path: str) -> SourceVariable | None:
+        sv = self.inner.variable(path)
+        return None if sv is None else _Nudged(sv, self.rtol)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+@pytest.mark.parametrize("rtol, ok", [(1e-6, True), (0.0, False)])
+def test_reader_rtol_is_honoured(tmp_path: Path, series_files: list[Path], readers: dict[str, Any],
+                                 rtol: float, ok: bool) -> None:
+    original = readers["hdf5"]
+    register_reader("hdf5", lambda url, registry: _NudgedFile(original(url, registry), rtol))
+    report = verify(write_repo(tmp_path / "repo", series_files[:1], concat_dim=None))
+    assert report.ok is ok, report.format_table()
+    if not ok:
+        assert {m.variable for m in report.mismatches} >= {"temperature", "precipitation"}
+    assert report.compared["temperature"] == 16

@@ -238,9 +238,9 @@ class _Comparer:
             report.count(var)
             return
         want = sv.read(src_region)
-        rtol = 0.0
+        rtol = sv.rtol
         if sv.scale is not None and got.dtype.kind == "f" and want.dtype.kind in "iu":
-            want, rtol = want.astype("float64") * sv.scale[0] + sv.scale[1], 1e-12
+            want, rtol = want.astype("float64") * sv.scale[0] + sv.scale[1], max(rtol, 1e-12)
         report.count(var)
         self.values(refs, chunk, url, got, want, rtol, sv)
 
@@ -277,7 +277,7 @@ class _Comparer:
                     common = min(np.dtype(g.dtype), np.dtype(w.dtype), key=lambda t: t.itemsize if t.kind == "f" else 16)
                     common = common if common.kind == "f" else np.dtype("float64")
                     g, w = g.astype(common), w.astype(common)
-                eq = equal_mask(g, w)
+                eq = equal_mask(g, w, sv.rtol)
             except (ValueError, TypeError):
                 eq = np.zeros(g.shape, dtype=bool)
             if not eq.all():

@@ -77,7 +77,7 @@ class _Native:
             got, want, how = decode(got, repo_attrs(refs.array), var), decode(want, sv.attrs, var), "decoded"
         g, w = squeezed(got), squeezed(want)
         try:
-            eq = equal_mask(g, w)
+            eq = equal_mask(g, w, sv.rtol)
         except (ValueError, TypeError) as exc:
             report.mismatch_counts[var] = report.mismatch_counts.get(var, 0) + 1
             report.mismatches.append(Mismatch(var, (), url, int(got.size), f"{var} (stored in the repository): "

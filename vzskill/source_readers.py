@@ -74,6 +74,7 @@ class SourceVariable:
     dtype: np.dtype
     attrs: dict[str, Any]
     scale: tuple[float, float] | None = None  # FITS BSCALE, BZERO (the repository applies them in a codec)
+    rtol: float = 0.0  # relative tolerance for float values computed on both sides (e.g. GRIB lat/lon from projections)
 
     def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
         raise NotImplementedError
