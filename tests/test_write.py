@@ -625,7 +625,13 @@ def test_place_rules_on_plain_values() -> None:
     assert got.order == [0, 1] and got.inserted == ["a.nc"] and got.skipped == ["c.nc"]
     with pytest.raises(VirtualizeError, match=r"^d\.nc: time 8\.\.11 is already stored from file:///x/old\.nc"):
         place(stored, [np.array([8, 9, 10, 11])], ["d.nc"], "time",
-              sources_at=lambda start, stop: {"file:///x/old.nc"}, new_sources=[{"file:///x/d.nc"}])
+              sources_at=lambda start, stop: {("file:///x/old.nc", 0, 8)}, new_sources=[{("file:///x/d.nc", 0, 8)}])
+    with pytest.raises(VirtualizeError, match=r"^d\.nc: time 8\.\.11 is stored from this file, but the file has changed"):
+        place(stored, [np.array([8, 9, 10, 11])], ["d.nc"], "time",
+              sources_at=lambda start, stop: {("file:///x/d.nc", 0, 8)}, new_sources=[{("file:///x/d.nc", 8, 8)}])
+    same = place(stored, [np.array([8, 9, 10, 11])], ["d.nc"], "time",
+                 sources_at=lambda start, stop: {("file:///x/d.nc", 0, 8)}, new_sources=[{("file:///x/d.nc", 0, 8)}])
+    assert same.skipped == ["d.nc"] and same.order == []
     with pytest.raises(VirtualizeError, match=r"^e\.nc: time 3\.\.5 overlaps the stored time 3 \(1 stored step"):
         place(stored, [np.array([3, 4, 5])], ["e.nc"], "time")
     with pytest.raises(VirtualizeError, match=r"^f\.nc and g\.nc overlap in time \(12\.\.14 and 14\.\.15\)"):

@@ -81,23 +81,22 @@ def _run(coro_fn: Callable[[], Any]) -> Any:
     return out.get("value")
 
 
-def _chunk_refs(store: Any, path: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(coords (n, ndim), kinds (n,), paths) of every stored chunk of the array at ``path``."""
+def _chunk_refs(store: Any, path: str) -> tuple[np.ndarray, np.ndarray, list[str], np.ndarray, np.ndarray]:
+    """(coords (n, ndim), kinds (n,), paths, offsets, lengths) of every stored chunk of the array at ``path``."""
 
-    async def collect() -> tuple[list[Any], list[Any], list[str]]:
-        coords: list[Any] = []
-        kinds: list[Any] = []
-        paths: list[str] = []
+    async def collect() -> list[Any]:
+        batches: list[Any] = []
         async for batch in store.array_chunk_iterator("/" + path.lstrip("/")):
-            coords.append(batch[0])
-            kinds.append(batch[1])
-            paths.extend(batch[2])
-        return coords, kinds, paths
+            batches.append(batch)
+        return batches
 
-    coords, kinds, paths = _run(collect)
-    if not coords:
-        return np.zeros((0, 0), dtype="uint32"), np.zeros(0, dtype="uint8"), []
-    return np.concatenate(coords), np.concatenate(kinds), paths
+    batches = _run(collect)
+    if not batches:
+        empty = np.zeros(0, dtype="uint64")
+        return np.zeros((0, 0), dtype="uint32"), np.zeros(0, dtype="uint8"), [], empty, empty
+    paths = [p for b in batches for p in b[2]]
+    return (np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches]), paths,
+            np.concatenate([b[3] for b in batches]), np.concatenate([b[4] for b in batches]))
 
 
 def _virtual_var(ds: xr.Dataset, dim: str) -> str | None:
@@ -110,16 +109,20 @@ def _virtual_var(ds: xr.Dataset, dim: str) -> str | None:
     return None
 
 
-def file_sources(ds: xr.Dataset, dim: str) -> tuple[str | None, set[str]]:
-    """(variable, the URLs its references point to) for a new file; (None, empty) without a virtual variable."""
+Ref = tuple[str, int, int]  # (path, offset, length) of one chunk reference
+
+
+def file_sources(ds: xr.Dataset, dim: str) -> tuple[str | None, set[Ref]]:
+    """(variable, its chunk references) for a new file; (None, empty) without a virtual variable."""
     name = _virtual_var(ds, dim)
     if name is None:
         return None, set()
-    return name, {str(p) for p in ds[name].data.manifest.iter_nonempty_paths()}
+    entries = ds[name].data.manifest.dict().values()
+    return name, {(str(e["path"]), int(e["offset"]), int(e["length"])) for e in entries}
 
 
-def stored_sources(store: Any, name: str, dim: str) -> Callable[[int, int], set[str]] | None:
-    """For the stored array ``name``: positions [start, stop) along ``dim`` -> the URLs referenced there."""
+def stored_sources(store: Any, name: str, dim: str) -> Callable[[int, int], set[Ref]] | None:
+    """For the stored array ``name``: positions [start, stop) along ``dim`` -> the chunk references there."""
     import zarr
 
     try:
@@ -130,14 +133,14 @@ def stored_sources(store: Any, name: str, dim: str) -> Callable[[int, int], set[
     if dim not in dims:
         return None
     axis, size = dims.index(dim), arr.chunks[dims.index(dim)]
-    coords, kinds, paths = _chunk_refs(store, name)
+    coords, kinds, paths, offsets, lengths = _chunk_refs(store, name)
     if not len(kinds) or not (kinds == VIRTUAL).all():
         return None
     along = coords[:, axis].astype(int)
 
-    def at(start: int, stop: int) -> set[str]:
+    def at(start: int, stop: int) -> set[Ref]:
         lo, hi = start // size, (stop - 1) // size
-        return {paths[i] for i in np.nonzero((along >= lo) & (along <= hi))[0]}
+        return {(paths[i], int(offsets[i]), int(lengths[i])) for i in np.nonzero((along >= lo) & (along <= hi))[0]}
 
     return at
 
@@ -159,8 +162,8 @@ def place(
     urls: Sequence[str],
     dim: str,
     *,
-    sources_at: Callable[[int, int], set[str] | None] | None = None,
-    new_sources: Sequence[set[str]] = (),
+    sources_at: Callable[[int, int], set[Ref] | None] | None = None,
+    new_sources: Sequence[set[Ref]] = (),
 ) -> Placement:
     """Place the new files against the stored ``dim`` values.
 
@@ -171,8 +174,8 @@ def place(
     new
         Each new file's coordinate values (same order as ``urls``).
     sources_at, new_sources
-        Stored positions -> referenced URLs, and each new file's referenced URLs: a file is only skipped
-        as already stored when both its values and its source match.
+        Stored positions -> chunk references (path, offset, length), and each new file's: a file is only
+        skipped as already stored when its values and its references (same source, same byte ranges) match.
 
     Raises
     ------
@@ -201,8 +204,14 @@ def place(
             placement.skipped.append(urls[i])
             continue
         if same:
+            stored_from = sorted({ref[0] for ref in there or ()})
+            if stored_from == sorted({ref[0] for ref in new_sources[i]}):  # same file, other byte ranges: rewritten
+                raise VirtualizeError(
+                    f"{name}: {dim} {_span(vals)} is stored from this file, but the file has changed since (its chunks "
+                    f"are elsewhere now), nothing written -> rewrite the series from the current files (or restore it)"
+                )
             raise VirtualizeError(
-                f"{name}: {dim} {_span(vals)} is already stored from {', '.join(sorted(there or []))}, nothing "
+                f"{name}: {dim} {_span(vals)} is already stored from {', '.join(stored_from)}, nothing "
                 f"written -> append files whose {dim} is not stored yet (or rewrite the series)"
             )
         raise VirtualizeError(
@@ -334,7 +343,7 @@ def reorder(session: Any, dim: str) -> bool:
         if dim not in dims:
             continue
         axis = dims.index(dim)
-        _, kinds, _ = _chunk_refs(session.store, name)
+        kinds = _chunk_refs(session.store, name)[1]
         if len(kinds) and (kinds == VIRTUAL).all():
             order = _chunk_permutation(perm, arr.chunks[axis], name, dim)
             if order is None:

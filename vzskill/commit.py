@@ -168,7 +168,7 @@ def _append_target(session: Any, stored: Stored, combined: xr.Dataset, files: Fi
     new_sources = [file_sources(ds, concat_dim) for ds in files.datasets]
     name = next((n for n, _ in new_sources if n is not None), var)
 
-    def sources_at(start: int, stop: int) -> set[str] | None:  # read the stored manifest only for a candidate
+    def sources_at(start: int, stop: int) -> set[tuple[str, int, int]] | None:  # read the stored manifest only for a candidate
         found = stored_sources(session.store, name, concat_dim) if name else None
         return found(start, stop) if found is not None else None
 
