@@ -8,6 +8,9 @@ Never on local disk: icechunk's LocalFileSystem storage is not safe for concurre
   ``rebase_with=ConflictDetector()`` all 8 land, nothing is lost.
 * same chunk: ConflictDetector -> RebaseFailedError listing the conflict; BasicConflictSolver(UseOurs) resolves it.
 * two appends along time: not auto-resolvable; recovery = discard, new session, redo the append.
+* vzskill: 8 concurrent ``vzskill virtualize --append`` processes (files in shuffled order): every
+  one lands (conflicts redone from the new tip, files placed by time), the axis is strictly
+  increasing, values equal the files, verify ok.
 """
 
 from __future__ import annotations
