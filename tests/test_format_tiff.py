@@ -62,6 +62,27 @@ def test_tiff_end_to_end(case: str, tmp_path: Path) -> None:
         np.testing.assert_array_equal(_values(repo, str(page)), want)
 
 
+def test_geotiff_cf_attributes_from_gdal_metadata(tmp_path: Path) -> None:
+    """GDAL writes scale_factor/add_offset as text: stored as numbers (else every xarray read fails), and
+    the tifffile reader's own reading of the GDAL XML agrees (no false drift)."""
+    import icechunk
+    import xarray as xr
+
+    from vzskill.containers import open_repo
+
+    tif = make_tiff(tmp_path / "geo.tif", geo=True)
+    [p] = parse_files([tif])
+    attrs = p.dataset["0"].attrs
+    assert attrs["scale_factor"] == 0.01 and attrs["add_offset"] == 200.0 and attrs["geographic_type"] == 4326
+    repo = tmp_path / "repo"
+    virtualize([tif], repo)
+    report = verify(repo)
+    assert report.ok and not report.warnings, report.format_table()
+    ds = xr.open_zarr(open_repo(icechunk.local_filesystem_storage(str(repo)), None).readonly_session("main").store,
+                      consolidated=False)
+    np.testing.assert_allclose(ds["0"].values, tiff_values((100, 120)) * 0.01 + 200.0)
+
+
 def test_overview_is_a_group(tmp_path: Path) -> None:
     tif = make_tiff(tmp_path / "cog.tif", shape=(128, 128), overviews=2)
     [p] = parse_files([tif], group="2")

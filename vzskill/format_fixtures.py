@@ -50,11 +50,14 @@ def make_tiff(
     planarconfig: str | None = None,
     pages: int = 1,
     overviews: int = 0,
+    geo: bool = False,
 ) -> Path:
     """Write a TIFF with tifffile: ``pages`` images of :func:`tiff_values` plus ``overviews`` COG levels.
 
     ``shape`` is ``(y, x)`` or ``(band, y, x)``; ``tile=None`` writes strips of ``rowsperstrip``
     rows. Overviews are reduced-resolution IFDs (``subfiletype=1``) after the full-resolution ones.
+    ``geo`` adds GeoTIFF tags (EPSG:4326 keys, pixel scale, tie point) and GDAL metadata carrying CF
+    ``units`` / ``scale_factor`` / ``add_offset`` as text, the way GDAL writes them.
     """
     import tifffile
 
@@ -68,6 +71,12 @@ def make_tiff(
     if len(shape) == 3:
         options["planarconfig"] = planarconfig or "separate"
         options["photometric"] = "minisblack"
+    if geo:
+        keys = (1, 1, 0, 4, 1024, 0, 1, 2, 1025, 0, 1, 1, 2048, 0, 1, 4326, 2054, 0, 1, 9102)
+        gdal = ('<GDALMetadata><Item name="units">K</Item><Item name="scale_factor">0.01</Item>'
+                '<Item name="add_offset">200</Item></GDALMetadata>')
+        options["extratags"] = [(34735, "H", len(keys), keys, True), (33550, "d", 3, (0.5, 0.5, 0.0), True),
+                                (33922, "d", 6, (0, 0, 0, -10.0, 60.0, 0), True), (42112, "s", 0, gdal, True)]
     with tifffile.TiffWriter(path) as tw:
         for page in range(pages):
             tw.write(tiff_values(shape, dtype, page), **options)

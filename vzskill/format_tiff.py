@@ -22,7 +22,7 @@ from vzskill.format_manifest import manifest_array, manifest_store
 from vzskill.formats import ParseError
 from vzskill.sources import display_name
 
-__all__ = ["TiffParser", "undecodable_codecs"]
+__all__ = ["CF_NUMERIC", "TiffParser", "numeric_cf", "undecodable_codecs"]
 
 _REWRITE_COG = "rewrite it as a COG (gdal_translate -of COG in.tif out.tif) or skip the file"
 _FIXES = (  # (text in virtual-tiff's / async-tiff's message, what it means, fix)
@@ -35,6 +35,28 @@ _FIXES = (  # (text in virtual-tiff's / async-tiff's message, what it means, fix
     ("compressor tag", "an unknown compression", _REWRITE_COG),
     ("quantization tables", "JPEG with shared quantization tables", _REWRITE_COG),
 )
+
+
+#: CF decoding attributes GDAL's metadata XML carries as text (``<Item name="scale_factor">0.01</Item>``)
+CF_NUMERIC = ("scale_factor", "add_offset", "valid_min", "valid_max")
+
+
+def numeric_cf(attrs: dict[str, Any]) -> dict[str, Any]:
+    """``attrs`` with the CF decoding attributes GDAL stored as text turned into numbers (xarray multiplies by
+    ``scale_factor``: a string there makes every read fail)."""
+    out = dict(attrs)
+    for key in CF_NUMERIC:
+        value = out.get(key)
+        if isinstance(value, str):
+            try:
+                out[key] = float(value)
+            except ValueError:
+                del out[key]  # not a number: unusable for decoding, and it would break every read
+    return out
+
+
+def _cf_edit(meta: dict[str, Any]) -> None:
+    meta["attributes"] = numeric_cf(meta.get("attributes") or {})
 
 
 def _refusal(url: str, exc: BaseException) -> ParseError:
@@ -104,7 +126,7 @@ class TiffParser:
         arrays: dict[str, Any] = {}
         shape = None
         for name, node in tree.children.items():
-            array = manifest_array(node.to_dataset()[name])
+            array = manifest_array(node.to_dataset()[name], _cf_edit)
             shape = array.shape if shape is None else shape
             if name in self.drop or (self.ifd is None and array.shape != shape):
                 continue  # dropped, or an overview / mask of another resolution

@@ -19,6 +19,23 @@ from vzskill.source_readers import SourceFile, SourceVariable, register_reader, 
 __all__ = ["TiffSource"]
 
 
+def _gdal_metadata(page: Any) -> dict[str, Any]:
+    """GDAL's metadata XML (tag 42112) as attributes, CF decoding ones as numbers (as the parser stores them)."""
+    import xml.etree.ElementTree as ET
+
+    from vzskill.format_tiff import numeric_cf
+
+    tag = page.tags.get(42112)
+    if tag is None:
+        return {}
+    try:
+        root = ET.fromstring(str(tag.value).strip("\x00 "))
+    except ET.ParseError:
+        return {}
+    items = {item.get("name"): (item.text or "").strip() for item in root.iter("Item") if item.get("name")}
+    return numeric_cf({k: v for k, v in items.items() if k})
+
+
 class _TiffVariable(SourceVariable):
     def __init__(self, name: str, page: Any):
         self.name, self.page = name, page
@@ -26,7 +43,7 @@ class _TiffVariable(SourceVariable):
         self.separate = spp > 1 and int(page.planarconfig) == 2
         self.shape = ((spp,) if spp > 1 else ()) + (int(page.imagelength), int(page.imagewidth))
         self.dtype = np.dtype(page.dtype)
-        self.attrs = {}
+        self.attrs = _gdal_metadata(page)
         nodata = page.tags.get("GDAL_NODATA")
         if nodata is not None:
             self.attrs["_FillValue"] = self.dtype.type(str(nodata.value).strip("\x00 "))
