@@ -359,3 +359,9 @@ def test_to_dict_is_strict_json_and_keeps_a_nan_fill_value(tmp_path: Path) -> No
     text = json.dumps(out, allow_nan=False)  # strict JSON: no NaN anywhere
     assert out["variables"]["v"]["fill_value"] == "NaN", text
     assert isinstance(out["variables"]["v"]["dtype"], str)
+
+
+def test_workers_are_forwarded_to_the_parse(series_files: list[Path]) -> None:
+    one = check(series_files, workers=1)
+    two = check(series_files, workers=2)
+    assert one.ok and two.ok and one.to_dict() == two.to_dict()

@@ -191,6 +191,7 @@ def check(
     drop_variables: Iterable[str] | None = None,
     group: str | None = None,
     parallel: Any = None,
+    workers: int | None = None,
     combine: str = "nested",
     coords: Any = "minimal",
     data_vars: Any = "minimal",
@@ -206,6 +207,9 @@ def check(
         ``None`` (default) infers it: none for one file, else the dimension whose coordinate values
         differ between files (see :func:`vzskill.layout.infer_concat_dim`); a name or a list of names
         (one per grid level) is used as given.
+    parallel, workers
+        How the files are parsed (:func:`vzskill.parse.parse_files`: ``parallel=`` executor choice,
+        ``workers=`` how many at once).
     coords, data_vars
         The values the combine step will use. Default ``'minimal'``: what :func:`vzskill.virtualize`
         uses. Pass ``coords='different'`` / ``data_vars='all'`` (xarray's own defaults, which
@@ -231,7 +235,7 @@ def check(
         else:
             parsed = parse_files(
                 items, registry, loadable_variables=loadable_variables, decode_times=decode_times,
-                drop_variables=drop_variables, group=group, parallel=parallel, access=access,
+                drop_variables=drop_variables, group=group, parallel=parallel, access=access, workers=workers,
             )
         report.parsed = parsed
         report.files = [p.url for p in parsed]
