@@ -50,7 +50,7 @@ def test_clean_repo_verifies(clean_repo: tuple[Path, list[str]]) -> None:
     assert report.n_chunks == report.n_refs == 96
     assert sorted(report.files) == sorted(Path(f).as_uri() for f in files)
     assert "OK" in report.format_table()
-    json.dumps(report.to_dict())
+    json.dumps(report.to_dict(), allow_nan=False)  # strict JSON (vzskill.jsonable)
 
 
 def test_sample_is_seeded_and_counted(clean_repo: tuple[Path, list[str]]) -> None:

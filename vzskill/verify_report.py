@@ -129,8 +129,11 @@ class VerifyReport:
         return 0 if self.ok else 1
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-safe (:func:`vzskill.jsonable.jsonable`)."""
+        from vzskill.jsonable import jsonable
+
         names = sorted(set(self.compared) | set(self.skipped) | set(self.skipped_by_request))
-        return {
+        return jsonable({
             "ok": self.ok,
             "exit_code": self.exit_code,
             "fatal": self.fatal,
@@ -151,7 +154,7 @@ class VerifyReport:
             "findings": [f.to_dict() for f in self.findings],
             "warnings": [f.to_dict() for f in self.warnings],
             "files": self.files,
-        }
+        })
 
     def format_table(self) -> str:
         head = f"vzskill verify: {self.ref}" + (f" (snapshot {self.snapshot_id})" if self.snapshot_id else "")
