@@ -168,9 +168,12 @@ def _append_target(session: Any, stored: Stored, combined: xr.Dataset, files: Fi
     new_sources = [file_sources(ds, concat_dim) for ds in files.datasets]
     name = next((n for n, _ in new_sources if n is not None), var)
 
-    def sources_at(start: int, stop: int) -> set[tuple[str, int, int]] | None:  # read the stored manifest only for a candidate
-        found = stored_sources(session.store, name, concat_dim) if name else None
-        return found(start, stop) if found is not None else None
+    cache: dict[str, Any] = {}
+
+    def sources_at(start: int, stop: int) -> set[tuple[str, int, int]] | None:
+        if "at" not in cache:  # the stored manifest is read once, and only when a file may be stored already
+            cache["at"] = stored_sources(session.store, name, concat_dim) if name else None
+        return cache["at"](start, stop) if cache["at"] is not None else None
 
     placement = place(
         axis_values(existing, concat_dim), [axis_values(ds, concat_dim) for ds in files.datasets], files.urls,
