@@ -639,3 +639,15 @@ def test_place_rules_on_plain_values() -> None:
     as_dates = stored.astype("datetime64[D]")
     assert place(as_dates, [np.array([1.5])], ["h.nc"], "time").order == [0]  # not comparable: left to the guard
     assert place(None, [None], ["i.nc"], "time").order == [0]
+
+
+def test_append_with_a_variable_not_stored_is_one_line(tmp_path: Path, series: list[Path]) -> None:
+    ds = fixtures.sample_dataset(1)
+    ds["wind"] = ds["temperature"] * 2
+    ds.to_netcdf(tmp_path / "extra.nc", engine="h5netcdf", encoding=fixtures.encoding_for(ds))
+    virtualize(series[:1], tmp_path / "repo")
+    with pytest.raises(VirtualizeError, match=r"^the new files have variable\(s\) wind not stored on branch 'main', nothing "
+                       r"written -> drop them \(drop_variables=\['wind'\] / --drop wind\)"):
+        virtualize([tmp_path / "extra.nc"], tmp_path / "repo", append=True)
+    virtualize([tmp_path / "extra.nc"], tmp_path / "repo", append=True, drop_variables=["wind"])  # the fix works
+    _assert_equal(_read(tmp_path / "repo"), series[:2])

@@ -84,7 +84,7 @@ def check_append(stored: Stored, combined: xr.Dataset, concat_dim: str, branch: 
     Raises
     ------
     VirtualizeError
-        The stored data lacks ``concat_dim``, or the new files lack a stored variable.
+        The stored data lacks ``concat_dim``, or the new files lack a stored variable or bring a new one.
     """
     existing = stored.dataset
     assert existing is not None
@@ -97,6 +97,13 @@ def check_append(stored: Stored, combined: xr.Dataset, concat_dim: str, branch: 
     if missing:
         raise VirtualizeError(
             f"the new files lack variable(s) {', '.join(missing)} stored on branch {branch!r} -> append files with the same variables"
+        )
+    extra = sorted(set(map(str, combined.data_vars)) - set(map(str, existing.data_vars)))
+    if extra:
+        drops = ", ".join(repr(v) for v in extra)
+        raise VirtualizeError(
+            f"the new files have variable(s) {', '.join(extra)} not stored on branch {branch!r}, nothing written -> "
+            f"drop them (drop_variables=[{drops}] / --drop {' --drop '.join(extra)}), or write them to a new repository"
         )
 
 
