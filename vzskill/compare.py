@@ -67,7 +67,7 @@ class Sources:
     def __init__(self, registry: Any):
         self.registry = registry
         self.files: dict[str, SourceFile | BaseException] = {}
-        self.roots: dict[str, str] = {}  # chunk object URL -> Zarr store root
+        self.roots: dict[str, str] = {}  # referenced object URL -> the source it belongs to (itself, a store root)
         self.zarr_roots: set[str] = set()
 
     def kind(self, url: str, var: str) -> str:
@@ -85,10 +85,9 @@ class Sources:
                 self.roots[url] = repo_root
                 return repo_root
             found = zarr_root(url, var) if is_zarr_reference(url, var) else None
-            if found is None:
-                return url
-            self.roots[url] = found[0]
-            self.zarr_roots.add(found[0])
+            self.roots[url] = url if found is None else found[0]  # cached either way: one look per object
+            if found is not None:
+                self.zarr_roots.add(found[0])
         return self.roots[url]
 
     def get(self, url: str, var: str) -> tuple[SourceFile, str]:
