@@ -1,7 +1,7 @@
 """6. Remote sources behind a latency proxy: requests per file and wall time, three tools.
 
 Servers on 127.0.0.1: nginx (Range; werkzeug when nginx is missing) serving the files, and moto
-S3 (its own process) with the same files uploaded. Each sits behind :class:`benchmarks.proxy.ProcessProxy` (the
+S3 (its own process) with the same files uploaded. Each sits behind :class:`benchmarks.proxy_process.ProcessProxy` (the
 latency proxy in its own process, so it does not wait for the measured client's GIL), which
 adds ``delay`` seconds to EVERY request (20 and 50 ms; new connections are not delayed, so moto's
 one-connection-per-request does not count twice). Per backend and delay, interleaved:
@@ -37,7 +37,7 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks import common  # noqa: E402
-from benchmarks.proxy import ProcessProxy  # noqa: E402
+from benchmarks.proxy_process import ProcessProxy  # noqa: E402
 
 NAME = "remote"
 KEY_ID, SECRET = "testing", "testing"  # moto's fake credentials (never real ones)

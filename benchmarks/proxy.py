@@ -20,18 +20,16 @@ faults. ``fail_first=N`` fails exactly the first N requests (deterministic retry
     ...     proxy.requests, proxy.connections, proxy.methods["HEAD"]
 
 Non-HTTP traffic (a first line that is not a request line) is passed through unchanged and not
-counted.
+counted. ``GET /__proxy__/stats`` and ``/__proxy__/reset`` are answered by the proxy itself (JSON
+counters); :class:`benchmarks.proxy_process.ProcessProxy` runs this proxy in its own process and
+reads them that way.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import os
 import random
-import subprocess
-import sys
 import socket
 import struct
 import threading
@@ -39,7 +37,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["LoopbackProxy", "ProcessProxy", "RequestRecord"]
+__all__ = ["CONTROL", "LoopbackProxy", "RequestRecord"]
 
 CONTROL = "/__proxy__/"  # requests to this path are answered by the proxy itself (not counted)
 
@@ -399,100 +397,3 @@ def _reset(writer: asyncio.StreamWriter) -> None:
             pass
     writer.transport.abort()
 
-
-class ProcessProxy:
-    """:class:`LoopbackProxy` in its own process (``python benchmarks/proxy.py``): same ``url``,
-    ``port``, ``requests``, ``connections``, ``methods``, ``log`` and ``reset_counts()``, read over
-    the ``/__proxy__/`` control path. For measurements: a thread-run proxy shares the GIL with the
-    client it measures, and under a busy GIL every forwarded request waits for it.
-    """
-
-    def __init__(self, target_host: str, target_port: int, *, delay_s: float = 0.0, connect_delay_s: float | None = None,
-                 fail_rate: float = 0.0, reset_rate: float = 0.0, seed: int = 0) -> None:
-        self._args = [sys.executable, os.path.abspath(__file__), target_host, str(target_port), "--delay", str(delay_s),
-                      "--fail-rate", str(fail_rate), "--reset-rate", str(reset_rate), "--seed", str(seed)]
-        if connect_delay_s is not None:
-            self._args += ["--connect-delay", str(connect_delay_s)]
-        self._proc: subprocess.Popen[str] | None = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> "ProcessProxy":
-        self._proc = subprocess.Popen(self._args, stdout=subprocess.PIPE, text=True)
-        line = self._proc.stdout.readline() if self._proc.stdout else ""
-        if not line.strip().isdigit():
-            self.close()
-            raise RuntimeError(f"proxy process did not start (printed {line!r})")
-        self.port = int(line)
-        return self
-
-    def close(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.terminate()
-            self._proc.wait(10)
-
-    def __enter__(self) -> "ProcessProxy":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _get(self, what: str) -> dict[str, Any]:
-        import http.client
-
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
-        try:
-            conn.request("GET", CONTROL + what)
-            return dict(json.loads(conn.getresponse().read()))
-        finally:
-            conn.close()
-
-    def reset_counts(self) -> None:
-        self._get("reset")
-
-    @property
-    def requests(self) -> int:
-        return int(self._get("stats")["requests"])
-
-    @property
-    def connections(self) -> int:
-        return int(self._get("stats")["connections"])
-
-    @property
-    def methods(self) -> Counter[str]:
-        return Counter(self._get("stats")["methods"])
-
-    @property
-    def log(self) -> list[RequestRecord]:
-        return [RequestRecord(*r) for r in self._get("stats")["log"]]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python benchmarks/proxy.py HOST PORT [--delay S] ...``: print the listening port, serve until killed."""
-    ap = argparse.ArgumentParser(description="loopback latency/fault proxy (prints its port)")
-    ap.add_argument("host")
-    ap.add_argument("port", type=int)
-    ap.add_argument("--delay", type=float, default=0.0)
-    ap.add_argument("--connect-delay", type=float, default=None)
-    ap.add_argument("--fail-rate", type=float, default=0.0)
-    ap.add_argument("--reset-rate", type=float, default=0.0)
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args(argv)
-    proxy = LoopbackProxy(a.host, a.port, delay_s=a.delay, connect_delay_s=a.connect_delay, fail_rate=a.fail_rate,
-                          reset_rate=a.reset_rate, seed=a.seed).start()
-    print(proxy.port, flush=True)
-    try:
-        if proxy._thread is not None:
-            proxy._thread.join()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        proxy.close()
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -182,7 +182,7 @@ def test_run_quick_remote_prints_requests_and_ratios(tmp_path):
 def test_process_proxy_counts_over_its_control_path(http_base_url):
     import obstore
 
-    from benchmarks.proxy import ProcessProxy
+    from benchmarks.proxy_process import ProcessProxy
     from tests.plugins.latency import proxy_for
 
     target = proxy_for(http_base_url)  # (host, port) parsing shared with the fixture
