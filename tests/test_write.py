@@ -651,3 +651,14 @@ def test_append_with_a_variable_not_stored_is_one_line(tmp_path: Path, series: l
         virtualize([tmp_path / "extra.nc"], tmp_path / "repo", append=True)
     virtualize([tmp_path / "extra.nc"], tmp_path / "repo", append=True, drop_variables=["wind"])  # the fix works
     _assert_equal(_read(tmp_path / "repo"), series[:2])
+
+
+def test_append_on_another_grid_is_one_line(tmp_path: Path, series: list[Path]) -> None:
+    ds = fixtures.sample_dataset(1, ny=25)
+    ds.to_netcdf(tmp_path / "wide.nc", engine="h5netcdf", encoding=fixtures.encoding_for(ds))
+    virtualize(series[:1], tmp_path / "repo")
+    tip = _tip(tmp_path / "repo")
+    with pytest.raises(VirtualizeError, match=r"^wide\.nc: variable \w+ has shape outside time \(25, 30\) but the stored "
+                       r"\w+ has \(20, 30\), nothing written -> append files on the same grid"):
+        virtualize([tmp_path / "wide.nc"], tmp_path / "repo", append=True)
+    assert _tip(tmp_path / "repo") == tip

@@ -261,7 +261,11 @@ def assert_compatible(store: Any, ds: xr.Dataset, url: str, dim: str) -> None:
         except Exception:  # noqa: BLE001 - not stored: the variable check reports it
             continue
         new = var.data.metadata
+        dims = [str(d) for d in var.dims]
+        other = [i for i, d in enumerate(dims) if d != dim]
+        old_shape = tuple(int(stored.shape[i]) for i in other) if len(stored.shape) == len(dims) else tuple(stored.shape)
         checks = [
+            (f"shape outside {dim}", old_shape, tuple(int(var.shape[i]) for i in other)),
             ("dtype", str(getattr(stored, "data_type", None)), str(new.data_type)),
             ("chunks", tuple(_dims_chunks(stored)), tuple(new.chunks)),
             ("codecs", _codec_text(getattr(stored, "codecs", ())), _codec_text(new.codecs)),
@@ -269,10 +273,10 @@ def assert_compatible(store: Any, ds: xr.Dataset, url: str, dim: str) -> None:
         ]
         for what, old, now in checks:
             if old != now:
+                like = "on the same grid" if what.startswith("shape") else f"encoded like the stored ones (same {what})"
                 raise VirtualizeError(
                     f"{display_name(url)}: variable {name} has {what} {now} but the stored {name} has {old}, nothing "
-                    f"written -> append files encoded like the stored ones (same {what}), or write them to a new "
-                    "repository"
+                    f"written -> append files {like}, or write them to a new repository"
                 )
 
 
