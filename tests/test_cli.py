@@ -318,15 +318,10 @@ def test_parallel_options(tmp_path: Path, series_files: list[Path], cli: Cli) ->
     workers = cli("virtualize", *files, "--repo", tmp_path / "repo2", "--parallel", "threads", "--workers", "2", "--json")
     assert workers.returncode == 0, workers.stderr
     assert json.loads(workers.stdout)["dims"]["time"] == 12
-    import inspect
-
-    from vzskill.check import check
-
-    checked = cli("check", *series_files, "--parallel", "threads", "--workers", "2")
-    if "workers" in inspect.signature(check).parameters:
-        assert checked.returncode == 0, checked.stderr
-    else:  # the library verb does not take workers= yet: refused in one line, never ignored
-        assert_one_line_error(checked, 2, "--workers is not supported by check yet")
+    checked = cli("check", *series_files, "--parallel", "threads", "--workers", "2", "--json")
+    assert checked.returncode == 0, checked.stderr
+    assert json.loads(checked.stdout)["ok"] is True
+    assert_one_line_error(cli("check", *series_files, "--workers", "0"), 2, "need at least 1")
 
 
 def test_verify_skip(tmp_path: Path, series_files: list[Path], cli: Cli) -> None:

@@ -81,7 +81,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_virtualize(args: argparse.Namespace) -> int:
-    from vzskill.cli_write import LayoutArgError, format_result, layout_from_args
+    from vzskill.cli_write import LayoutArgError, format_result, layout_from_args, parallel_options
     from vzskill.write import VirtualizeError, virtualize
 
     try:
@@ -105,7 +105,7 @@ def cmd_virtualize(args: argparse.Namespace) -> int:
                 progress=progress,
                 coords=layout.coords,
                 **({} if args.retries is None else {"conflict_retries": args.retries}),
-                **_parallel(args, virtualize),
+                **parallel_options(args),
             )
     except VirtualizeError as exc:
         payload: dict[str, Any] = {}
@@ -143,12 +143,13 @@ def _finish_report(command: str, report: CheckReport | VerifyReport, as_json: bo
 
 def cmd_check(args: argparse.Namespace) -> int:
     from vzskill.check import check
+    from vzskill.cli_write import parallel_options
 
     with _Progress(None if not args.json else False) as progress:
         progress("check", 0, 1)
         dims = list(args.concat_dim or [])
         report = check(args.urls, concat_dim=None if not dims else dims[0] if len(dims) == 1 else dims, access=_access(args),
-                       **_parallel(args, check))
+                       **parallel_options(args))
         progress("check", 1, 1)
     return _finish_report("check", report, args.json, "error: check could not run")
 
@@ -289,20 +290,6 @@ def build_parser() -> _Parser:
     p.add_argument("dest", metavar="DEST")
     p.set_defaults(func=cmd_install_skill)
     return parser
-
-
-def _parallel(args: argparse.Namespace, func: Callable[..., Any]) -> dict[str, Any]:
-    """--parallel / --workers for ``func`` (virtualize or check); ``workers`` only when given and accepted."""
-    import inspect
-
-    from vzskill.cli_write import parallel_options
-
-    options = parallel_options(args)
-    if options.get("workers") is None:
-        options.pop("workers", None)
-    elif "workers" not in inspect.signature(func).parameters:  # until the library verb takes it: say so, not ignore
-        raise CLIError(f"--workers is not supported by {args.command} yet -> leave it out (--parallel picks the workers)")
-    return options
 
 
 def _non_negative(text: str) -> int:
