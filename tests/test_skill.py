@@ -362,3 +362,14 @@ def test_bundled_helper_installs_and_runs_in_a_fresh_venv(tmp_path: Path):
         assert (copy / REFERENCES / name).read_bytes() == (folder / REFERENCES / name).read_bytes(), name
     assert (copy / SCRIPTS / "pyproject.toml").is_file() and skills_ref_validate(copy).returncode == 0
     assert skills_ref_validate(folder).returncode == 0  # still valid after the in-tree build
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / REFERENCES).glob("*.md")), ids=lambda p: p.name)
+def test_reference_files_say_when_to_read_them(path: Path):
+    """A reference file opens with its title and 'Read this file when ...' (an agent decides from the top),
+    and stays under ~800 lines (split by domain beyond that)."""
+    text = path.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    assert lines[0].startswith("# "), f"{path.name}: start with a '# Title' line"
+    assert "Read this file when" in " ".join(lines[:6]), f"{path.name}: say 'Read this file when ...' in its first lines"
+    assert len(lines) <= 800, f"{path.name}: {len(lines)} lines, split it by domain"
