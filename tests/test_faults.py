@@ -237,3 +237,48 @@ def test_http_source_failing_every_request_is_one_line(tmp_path: Path, http_base
     message = str(info.value)
     assert "\n" not in message and "temp_000.nc" in message and " -> " in message, message
     assert _stored(tmp_path / "repo") is None
+
+
+@pytest.mark.http
+def test_http_server_refusing_head_still_writes_and_guards(tmp_path: Path, series: list[Path]) -> None:
+    """A server answering HEAD with 405: the pre-commit confirmation falls back to a 1-byte GET (no false alarm),
+    and a file deleted before the commit is still caught."""
+    import threading
+
+    from werkzeug.serving import make_server
+    from werkzeug.utils import send_from_directory
+    from werkzeug.wrappers import Request, Response
+
+    root = tmp_path / "www"
+    root.mkdir()
+    for f in series[:2]:
+        (root / f.name).write_bytes(f.read_bytes())
+
+    def app(environ, start_response):
+        request = Request(environ)
+        if request.method == "HEAD":
+            return Response("no HEAD here", status=405)(environ, start_response)
+        try:
+            response = send_from_directory(root, request.path.lstrip("/"), environ, conditional=True)
+        except Exception:  # noqa: BLE001 - werkzeug's NotFound
+            response = Response("not found", status=404)
+        return response(environ, start_response)
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        base = f"http://127.0.0.1:{server.server_port}"
+        urls = [f"{base}/{f.name}" for f in series[:2]]
+        virtualize(urls[:1], tmp_path / "repo")
+
+        def progress(stage: str, done: int, total: int) -> None:
+            if stage == "write" and done == 0:
+                (root / series[1].name).unlink()
+
+        with pytest.raises(VirtualizeError, match=r"^temp_001\.nc: the source disappeared while writing, nothing committed"):
+            virtualize(urls[1:], tmp_path / "repo", append=True, progress=progress)
+        _assert_holds(_stored(tmp_path / "repo"), series[:1])  # the first write (HEAD refused) landed; nothing since
+    finally:
+        server.shutdown()
+        thread.join(10)

@@ -338,7 +338,7 @@ def commit_write(
 
 
 def _size_now(url: str, registry: Any) -> int | None:
-    """The source's size right now (None: it does not exist any more)."""
+    """The source's size right now (None: it does not exist any more; -1: it exists, size unknown)."""
     if url.startswith("file://"):
         try:
             return os.stat(local_path(url)).st_size
@@ -352,6 +352,12 @@ def _size_now(url: str, registry: Any) -> int | None:
         return int(obstore.head(store, str(path))["size"])
     except NotFoundError:
         return None
+    except Exception:  # noqa: BLE001 - some HTTP servers refuse HEAD (405/403): one byte by GET proves it is there
+        try:
+            obstore.get_range(store, str(path), start=0, length=1)
+        except FileNotFoundError:  # obstore's NotFoundError, or the builtin for an HTTP 404 on GET
+            return None
+        return -1  # there, size unknown
 
 
 def source_guard(parsed: Sequence[Any], access: Access | None) -> Callable[[Sequence[str]], None]:
@@ -378,7 +384,7 @@ def source_guard(parsed: Sequence[Any], access: Access | None) -> Callable[[Sequ
             ) from exc
         for url in todo:
             before = sizes.get(url)
-            if now[url] is None or (before is not None and now[url] != before):
+            if now[url] is None or (before is not None and now[url] not in (before, -1)):
                 what = "disappeared" if now[url] is None else f"changed size ({before} -> {now[url]} bytes)"
                 raise VirtualizeError(
                     f"{display_name(url)}: the source {what} while writing, nothing committed -> restore it, or rerun "
