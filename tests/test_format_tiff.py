@@ -26,6 +26,7 @@ CASES = {  # name -> make_tiff options
     "multipage": {"pages": 3, "compression": "packbits"},
     "jpeg_lossy_uint8": {"dtype": "uint8", "compression": "jpeg"},  # both sides decode the same JPEG bytes
     "jpeg2000": {"compression": "jpeg2000"},
+    "bigtiff_big_endian": {"bigtiff": True, "byteorder": ">", "dtype": "int32"},
     "lzma_float64_predictor": {"dtype": "float64", "compression": "lzma", "predictor": True},
     "cog_overviews": {"shape": (128, 128), "overviews": 2},
 }

@@ -51,12 +51,14 @@ def make_tiff(
     pages: int = 1,
     overviews: int = 0,
     geo: bool = False,
+    bigtiff: bool = False,
+    byteorder: str = "<",
 ) -> Path:
     """Write a TIFF with tifffile: ``pages`` images of :func:`tiff_values` plus ``overviews`` COG levels.
 
     ``shape`` is ``(y, x)`` or ``(band, y, x)``; ``tile=None`` writes strips of ``rowsperstrip``
     rows. Overviews are reduced-resolution IFDs (``subfiletype=1``) after the full-resolution ones.
-    ``geo`` adds GeoTIFF tags (EPSG:4326 keys, pixel scale, tie point) and GDAL metadata carrying CF
+    ``bigtiff`` writes BigTIFF (``II+``), ``byteorder=">"`` a big-endian file (``MM``). ``geo`` adds GeoTIFF tags (EPSG:4326 keys, pixel scale, tie point) and GDAL metadata carrying CF
     ``units`` / ``scale_factor`` / ``add_offset`` as text, the way GDAL writes them.
     """
     import tifffile
@@ -77,7 +79,7 @@ def make_tiff(
                 '<Item name="add_offset">200</Item></GDALMetadata>')
         options["extratags"] = [(34735, "H", len(keys), keys, True), (33550, "d", 3, (0.5, 0.5, 0.0), True),
                                 (33922, "d", 6, (0, 0, 0, -10.0, 60.0, 0), True), (42112, "s", 0, gdal, True)]
-    with tifffile.TiffWriter(path) as tw:
+    with tifffile.TiffWriter(path, bigtiff=bigtiff, byteorder=byteorder) as tw:
         for page in range(pages):
             tw.write(tiff_values(shape, dtype, page), **options)
         data = tiff_values(shape, dtype)
