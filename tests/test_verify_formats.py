@@ -441,3 +441,16 @@ def test_only_stored_arrays_from_s3_sources_are_compared(s3_endpoint: str, s3_cl
     virtualize([url], tmp_path / "repo", access=access)
     report = verify(tmp_path / "repo", [url], access=access)
     assert report.ok and report.compared == {"ascii": 1, "utf8": 1} and report.n_chunks == 0, report.format_table()
+
+
+def test_one_bad_chunk_among_a_files_chunks_is_reported_alone(tmp_path: Path, series_files: list[Path]) -> None:
+    """A file's chunks are read in one go; when that read fails, chunk by chunk: only the bad one is reported."""
+    src = _copy(series_files[0], tmp_path / "src")
+    storage = write_repo(tmp_path / "repo", [src], concat_dim=None)
+    session = icechunk.Repository.open(storage).writable_session("main")
+    session.store.set_virtual_ref("temperature/c/1/0/0", src.as_uri(), offset=0, length=100)  # the HDF5 superblock
+    session.commit("one reference into the header")
+    report = verify(storage)
+    [m] = report.mismatches
+    assert m.variable == "temperature" and m.chunk == (1, 0, 0), report.format_table()
+    assert report.compared["temperature"] == 16 and report.mismatch_counts == {"temperature": 1}

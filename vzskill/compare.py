@@ -212,7 +212,8 @@ class _Comparer:
             return None
         return src, sv
 
-    def chunk(self, refs: ArrayRefs, row: int, src: SourceFile, sv: SourceVariable) -> None:
+    def chunk(self, refs: ArrayRefs, row: int, src: SourceFile, sv: SourceVariable,
+              prefetched: tuple[tuple[slice, ...], np.ndarray] | None = None) -> None:
         var, url, report = refs.path, refs.urls[row], self.report
         chunk = refs.chunk(row)
         offset, length = int(refs.offsets[row]), int(refs.lengths[row])
@@ -229,7 +230,11 @@ class _Comparer:
         src_region = tuple(slice(s, min(s + k, n)) for s, k, n in zip(start, block, sv.shape, strict=True))
         self.origins.record(self.sources.key(url, var), var, chunk, refs.dims(), tuple(r.start for r in region), start)
         try:
-            got = np.asarray(refs.array[region] if region else refs.array[()])
+            if prefetched is not None:  # read already, with the file's other chunks
+                box, values = prefetched
+                got = values[tuple(slice(r.start - b.start, r.stop - b.start) for r, b in zip(region, box, strict=True))]
+            else:
+                got = np.asarray(refs.array[region] if region else refs.array[()])
         except Exception as exc:
             _mismatch(report, var, chunk, url, 0, f"{var} chunk {chunk}: the referenced bytes of {display_name(url)} "
                       f"do not decode ({type(exc).__name__}: {_line(exc)}) -> {FIX_BYTES.format(name=display_name(url))}",
@@ -297,6 +302,30 @@ class _Comparer:
             self.report.warn("cf_attribute", f"{var}: {describe(values)} (decoded values equal{note})", None, var)
 
 
+MAX_BLOCK_BYTES = 64 * 2**20  # one read per file and variable up to this size, else chunk by chunk
+
+
+def read_together(refs: ArrayRefs, rows: list[int]) -> tuple[tuple[slice, ...], np.ndarray] | None:
+    """The repository values of ``rows`` in one read, when they tile their bounding box (a file's block).
+
+    None (read chunk by chunk) when they do not, when the box is large, or when the read fails: then
+    each chunk is read on its own, so a chunk that does not decode is reported by itself.
+    """
+    if len(rows) < 2 or not refs.array.ndim:
+        return None
+    regions = [refs.region(r) for r in rows]
+    box = tuple(slice(min(r[d].start for r in regions), max(r[d].stop for r in regions)) for d in range(refs.array.ndim))
+    chunks = refs.array.chunks
+    n_chunks = int(np.prod([-(-b.stop // k) - b.start // k for b, k in zip(box, chunks, strict=True)]))
+    n_bytes = int(np.prod([b.stop - b.start for b in box])) * np.dtype(refs.array.dtype).itemsize
+    if n_chunks != len(set(rows)) or n_bytes > MAX_BLOCK_BYTES:
+        return None
+    try:
+        return box, np.asarray(refs.array[box])
+    except Exception:  # noqa: BLE001 - read chunk by chunk instead (names the chunk that fails)
+        return None
+
+
 def duplicate_references(report: VerifyReport, refs: ArrayRefs) -> None:
     """The same (path, offset) at two chunk positions of one variable: a file used twice."""
     seen: dict[tuple[str, int], int] = {}
@@ -327,8 +356,9 @@ def compare_virtual(report: VerifyReport, index: ReferenceIndex, plan: dict[str,
                 continue
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
+                together = read_together(refs, file_rows)
                 for r in file_rows:
-                    comparer.chunk(refs, r, *found)
+                    comparer.chunk(refs, r, *found, prefetched=together)
     comparer.origins.settle(report, comparer.listed)
     return comparer.origins
 
