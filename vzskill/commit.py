@@ -131,7 +131,12 @@ def _ensure_branch(repo: icechunk.Repository, branch: str) -> str | None:
     if "main" not in repo.list_branches():
         raise VirtualizeError(f"branch {branch!r} does not exist and there is no 'main' to start it from")
     start = repo.lookup_branch("main")
-    repo.create_branch(branch, start)
+    try:
+        repo.create_branch(branch, start)
+    except icechunk.IcechunkError as exc:  # another writer created it first: write on theirs
+        if getattr(exc, "kind", None) == icechunk.ErrorKind.BRANCH_ALREADY_EXISTS:
+            return None
+        raise
     return start
 
 
