@@ -77,3 +77,24 @@ def test_dmrpp_on_s3(tmp_path: Path, s3_endpoint: str, s3_client, make_bucket) -
     virtualize([url], tmp_path / "repo", access=access)
     report = verify(tmp_path / "repo", access=access)
     assert report.ok and report.compared["temperature"] == 16, report.format_table()
+
+
+def test_sidecar_longer_than_its_file_is_refused(tmp_path: Path) -> None:
+    nc = write_file(tmp_path / "temp_000.nc", 0)
+    sidecar = make_dmrpp(nc)
+    write_file(nc, 0, chunks=(4, 20, 30))  # rewritten smaller: the sidecar's chunks run past its end
+    [p] = parse_files([sidecar])
+    assert p.problem == "modified" and p.error is not None
+    assert p.error.startswith("temp_000.nc.dmrpp: references bytes up to ")
+    assert p.error.endswith("(the sidecar describes another version of the file) -> regenerate the sidecar for the "
+                            "current file (OPeNDAP get_dmrpp), or virtualize temp_000.nc itself")
+
+
+def test_sidecar_without_its_data_file_is_refused(tmp_path: Path) -> None:
+    nc = write_file(tmp_path / "temp_000.nc", 0)
+    sidecar = make_dmrpp(nc)
+    nc.unlink()
+    [p] = parse_files([sidecar])
+    assert p.problem == "missing"
+    assert p.error == ("temp_000.nc.dmrpp: its data file temp_000.nc is missing (expected next to the sidecar) -> "
+                       "put temp_000.nc next to temp_000.nc.dmrpp, or drop the sidecar from the list")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import itertools
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -52,7 +52,7 @@ def make_tiff(
     overviews: int = 0,
     geo: bool = False,
     bigtiff: bool = False,
-    byteorder: str = "<",
+    byteorder: Literal["<", ">"] = "<",
 ) -> Path:
     """Write a TIFF with tifffile: ``pages`` images of :func:`tiff_values` plus ``overviews`` COG levels.
 

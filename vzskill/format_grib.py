@@ -118,7 +118,7 @@ class GribParser:
                 text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise _refuse(url, f"gribberish cannot read it ({text})",
                               "check the file with grib_ls; skip it or split the messages gribberish rejects") from exc
-            tree = manifest.to_virtual_datatree(loadable_variables=[])
+            tree = manifest.to_virtual_datatree(loadable_variables=[], decode_times=False)
         nodes = _data_nodes(tree)
         for node in nodes:
             self._decodes(url, store, path, tree[node].to_dataset() if node else tree.to_dataset())

@@ -150,7 +150,7 @@ class Hdf4Parser:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 store = HDF4Parser(group=self.group, skip_variables=self.drop)(local, registry)
-                ds = store.to_virtual_dataset(loadable_variables=[])
+                ds = store.to_virtual_dataset(loadable_variables=[], decode_times=False)
         except ValueError as exc:
             if "dimension_names" in str(exc):
                 raise _refuse(url, "an SDS of more than 2 dimensions (VirtualiZarr's HDF4Parser names two dims)",

@@ -117,7 +117,7 @@ class TiffParser:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 nested = VirtualTIFF(ifd=self.ifd, ifd_layout="nested")(url, registry)
-                tree = nested.to_virtual_datatree(loadable_variables=[])
+                tree = nested.to_virtual_datatree(loadable_variables=[], decode_times=False)
         except IndexError as exc:  # group names an IFD the file does not have
             fix = "pass group='0' (the full-resolution image) or a smaller index; `vzskill inspect` lists the arrays"
             raise ParseError(f"{display_name(url)}: no IFD {self.ifd} in this TIFF -> {fix}", kind="source", fix=fix) from exc

@@ -207,12 +207,13 @@ def detect_kind(url: str, registry: Any = None, access: Access | None = None) ->
 #: kind -> VirtualiZarr parser class (``group=``, ``skip_variables=``)
 _VIRTUALIZARR_PARSERS = {
     "netcdf3": "NetCDF3Parser", "fits": "FITSParser", "kerchunk-json": "KerchunkJSONParser",
-    "kerchunk-parquet": "KerchunkParquetParser", "zarr": "ZarrParser", "dmrpp": "DMRPPParser",
+    "kerchunk-parquet": "KerchunkParquetParser", "zarr": "ZarrParser",
 }
 #: kind -> (module, class) of vzskill's parsers around other packages (``group=``, ``drop_variables=``)
 _OWN_PARSERS = {
     "tiff": ("vzskill.format_tiff", "TiffParser"), "grib": ("vzskill.format_grib", "GribParser"),
     "hdf4": ("vzskill.format_hdf4", "Hdf4Parser"), "zarr-zip": ("vzskill.format_zip", "ZipParser"),
+    "dmrpp": ("vzskill.format_dmrpp", "DmrppParser"),
 }
 
 
