@@ -34,23 +34,29 @@ def test_readers_during_appends_see_only_committed_snapshots(tmp_path: Path) -> 
     seen: list[list[tuple[str, int]]] = [[] for _ in range(N_READERS)]
     problems: list[str] = []
 
+    def read(i: int, storage: object) -> bool:
+        try:
+            session = open_repo(storage).readonly_session("main")
+            ds = xr.open_zarr(session.store, consolidated=False, zarr_format=3, chunks=None).load()
+        except Exception as exc:  # noqa: BLE001 - a reader must never fail mid-write
+            problems.append(f"reader {i}: {type(exc).__name__}: {exc}")
+            return False
+        steps = ds.sizes["time"]
+        want = direct.isel(time=slice(0, steps))
+        if steps % fixtures.N_TIME or not all(
+            np.array_equal(ds[v].values, want[v].values) for v in ("time", "temperature", "precipitation")
+        ):
+            problems.append(f"reader {i}: snapshot {session.snapshot_id} holds a half state ({steps} steps)")
+            return False
+        seen[i].append((session.snapshot_id, steps // fixtures.N_TIME))
+        return True
+
     def reader(i: int) -> None:
         storage = storage_for(repo)
-        while not done.is_set() or not seen[i]:
-            try:
-                session = open_repo(storage).readonly_session("main")
-                ds = xr.open_zarr(session.store, consolidated=False, zarr_format=3, chunks=None).load()
-            except Exception as exc:  # noqa: BLE001 - a reader must never fail mid-write
-                problems.append(f"reader {i}: {type(exc).__name__}: {exc}")
+        while not done.is_set():
+            if not read(i, storage):
                 return
-            steps = ds.sizes["time"]
-            want = direct.isel(time=slice(0, steps))
-            if steps % fixtures.N_TIME or not all(
-                np.array_equal(ds[v].values, want[v].values) for v in ("time", "temperature", "precipitation")
-            ):
-                problems.append(f"reader {i}: snapshot {session.snapshot_id} holds a half state ({steps} steps)")
-                return
-            seen[i].append((session.snapshot_id, steps // fixtures.N_TIME))
+        read(i, storage)  # once more after the last commit: it must be there, whole
 
     threads = [threading.Thread(target=reader, args=(i,)) for i in range(N_READERS)]
     for t in threads:
@@ -65,5 +71,5 @@ def test_readers_during_appends_see_only_committed_snapshots(tmp_path: Path) -> 
     assert not problems, problems
     states = {state for reads in seen for state in reads}
     assert len({snap for snap, _ in states}) == len(states)  # one snapshot = one number of files
-    assert len(states) >= 3, states  # the readers did read while the writer appended
-    assert all(reads for reads in seen)
+    assert all(reads and reads[-1][1] == N_FILES for reads in seen), seen  # every reader ends on the last commit
+    assert len(states) >= 3, states  # and read while the writer appended (not only before and after)
