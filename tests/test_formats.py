@@ -57,3 +57,21 @@ def test_gzip_is_refused_with_gunzip(tmp_path: Path) -> None:
     assert p.fix == "gunzip -k example_1.nc.gz, then virtualize example_1.nc"
     (tmp_path / "example_1.nc").write_bytes(gzip.decompress(gz.read_bytes()))  # the fix works
     assert parse_files([tmp_path / "example_1.nc"])[0].ok
+
+
+def test_every_format_is_detected_and_gets_its_parser(tmp_path: Path) -> None:
+    from vzskill import format_fixtures as fx
+    from vzskill.fixtures import write_file
+
+    made = {
+        "tiff": (fx.make_tiff(tmp_path / "a.tif"), "TiffParser"),
+        "grib": (fx.make_grib(tmp_path / "a.grib2", steps=(0,)), "GribParser"),
+        "hdf4": (fx.make_hdf4(tmp_path / "a.hdf"), "Hdf4Parser"),
+        "envi": (fx.make_envi(tmp_path / "a.img"), "EnviParser"),
+        "dmrpp": (fx.make_dmrpp(write_file(tmp_path / "a.nc", 0)), "DmrppParser"),
+        "zarr-zip": (fx.make_zipped_zarr(tmp_path / "a.zip"), "ZipParser"),  # by the zip signature, not the name
+        "icechunk": (fx.make_icechunk_source(tmp_path / "a.icechunk", native=False), "IcechunkParser"),
+    }
+    for kind, (path, parser) in made.items():
+        assert detect_kind(str(path)) == kind, path
+        assert type(parser_for(path)).__name__ == parser
