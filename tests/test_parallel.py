@@ -104,3 +104,15 @@ def test_a_broken_process_pool_falls_back_to_serial(monkeypatch):
     out = map_ordered(_square_or_die, [1, 2, 3, 4], Choice("processes", 2, ""), lambda d, n: calls.append(d))
     assert out == [1, 4, 9, 16]
     assert calls[-1] == 4
+
+
+@pytest.mark.timeout(120)
+def test_dask_mode_runs_on_the_current_distributed_client(data_dir, serial):
+    distributed = pytest.importorskip("distributed")
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None,
+                                  protocol="tcp://", host="127.0.0.1") as cluster, \
+            distributed.Client(cluster) as client, distributed.get_task_stream(client) as stream:
+        parsed = parse_files(_files(data_dir), parallel="dask")
+    assert _summary(parsed) == serial
+    assert stream.data  # the batches ran as tasks on the cluster, not in dask.delayed
