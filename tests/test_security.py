@@ -96,6 +96,7 @@ def test_anonymous_is_never_applied_to_the_repository(s3_endpoint: str, s3_publi
     assert result.n_files == 2
     storage = repo_storage(s3_endpoint, bucket, "repo")
     assert icechunk.Repository.open(storage).lookup_branch("main") == result.snapshot_id
+    assert declared_prefixes(storage) == [f"s3://{s3_public_bucket}/"]  # the sources' root (remote: the bucket), only
     anonymous_storage = icechunk.s3_storage(bucket=bucket, prefix="repo", endpoint_url=s3_endpoint, region="us-east-1",
                                             allow_http=True, force_path_style=True, anonymous=True)
     with pytest.raises(Exception):  # noqa: B017 - the private bucket refuses unsigned requests (moto ACLs):
