@@ -154,28 +154,38 @@ class _GribVariable(SourceVariable):
 
 
 class _GribCoordinate(SourceVariable):
-    """A grid coordinate from eccodes: 1-D ``latitude`` / ``longitude`` of a regular grid (inlined in the
-    repository), 2-D for a projected grid (referenced as a whole message, decoded by gribberish's codec)."""
+    """A grid's ``latitude`` / ``longitude``. Regular grid: 1-D, inlined in the repository, compared with
+    eccodes' grid. Projected grid: 2-D, COMPUTED from the grid definition (referenced as a whole message,
+    decoded by gribberish's codec); compared with gribberish's own computation, so only the repository's
+    copy is checked: eccodes 2.50 and gribberish disagree on some projected grids (eccodes' sample
+    ``polar_stereographic_pl_grib2``, rows towards -y: a hand computation agrees with gribberish)."""
 
     def __init__(self, name: str, source: GribSource, key: str):
         self.name, self.source, self.key = name, source, key
         self.dtype, self.attrs = np.dtype("float64"), {}
         self.message: Message | None = None
         first = source.messages[0]
-        grid = first.values(key)
         self.regular = first.regular
-        self._values = (grid[:, 0] if key == "latitudes" else grid[0, :]) if self.regular else grid
+        if self.regular:
+            grid = first.values(key)
+            self._values = grid[:, 0] if key == "latitudes" else grid[0, :]
+        else:
+            self._values = self._derived(first)
         self.shape = self._values.shape
-        # a projected grid's latitude/longitude are computed, by eccodes here and by gribberish (proj) in the
-        # repository: equal to the last bits only (compare.py honours ``rtol`` where it is set)
-        self.rtol = 0.0 if self.regular else 1e-12
+
+    def _derived(self, m: Message) -> np.ndarray:
+        import gribberish
+
+        lat, lon = gribberish.parse_grib_message_metadata(self.source.data, m.offset).latlng(False, False)
+        ny, nx = m.values().shape
+        return np.asarray(lat if self.key == "latitudes" else lon, dtype="float64").reshape(ny, nx)
 
     def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
         self.message = self.source.by_offset.get(int(offset))
         return (0, 0) if self.message is not None and self.message.length == int(length) else None
 
     def read(self, region: tuple[slice, ...]) -> np.ndarray:
-        values = self.message.values(self.key) if self.message is not None else self._values
+        values = self._derived(self.message) if self.message is not None and not self.regular else self._values
         return np.array(values[region] if region else values)
 
 
