@@ -162,3 +162,19 @@ def test_missing_extra_names_the_pip_line(tmp_path: Path, monkeypatch: pytest.Mo
     [p] = parse_files([tif])
     assert p.error == "a.tif: a TIFF file needs virtual_tiff, which is not installed -> pip install virtual-tiff tifffile imagecodecs"
     shutil.rmtree(tmp_path)
+
+
+def test_verify_without_tifffile_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader's package missing: verify reports the chunks as not compared (never ok)."""
+    import sys
+
+    from vzskill import source_readers
+
+    tif = make_tiff(tmp_path / "a.tif")
+    virtualize([tif], tmp_path / "repo")
+    monkeypatch.delitem(source_readers._READERS, "tiff", raising=False)
+    monkeypatch.delitem(sys.modules, "vzskill.readers_tiff", raising=False)
+    monkeypatch.setitem(sys.modules, "tifffile", None)
+    report = verify(tmp_path / "repo")
+    assert not report.ok
+    assert "no reader for tiff sources" in report.format_table(), report.format_table()

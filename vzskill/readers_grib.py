@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+import eccodes  # a missing package makes the module unimportable: verify reports NoReader naming it
+
 from vzskill.source_readers import SourceFile, SourceVariable, register_reader
 
 __all__ = ["GribSource", "scan_messages"]
@@ -41,7 +43,6 @@ class Message:
 
     def values(self, key: str = "values") -> np.ndarray:
         """The decoded field (``key="latitudes"`` / ``"longitudes"``: the grid's coordinates)."""
-        import eccodes
 
         h = eccodes.codes_new_from_message(self.handle_bytes)
         try:
@@ -55,7 +56,6 @@ class Message:
 
 
 def _statistical(h: Any) -> Any:
-    import eccodes
 
     try:
         return eccodes.codes_get(h, "typeOfStatisticalProcessing")
@@ -65,7 +65,6 @@ def _statistical(h: Any) -> Any:
 
 def _surface_value(h: Any) -> float:
     """The first fixed surface in SI units (Pa for isobaric levels, m above ground), as gribberish gives it."""
-    import eccodes
 
     try:
         value = eccodes.codes_get(h, "scaledValueOfFirstFixedSurface")
@@ -92,7 +91,6 @@ def _level_dims(data: bytes, messages: list[Message]) -> dict[str, list[float]]:
 
 def scan_messages(data: bytes) -> list[Message]:
     """Every GRIB2 message of ``data`` with its identity (eccodes keys)."""
-    import eccodes
 
     out, pos = [], data.find(b"GRIB")
     while pos >= 0 and pos + 16 <= len(data):

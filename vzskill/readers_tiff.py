@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+import tifffile  # a missing package makes the module unimportable: verify reports NoReader naming it
+
 from vzskill.source_readers import SourceFile, SourceVariable, register_reader, source_target
 
 __all__ = ["TiffSource"]
@@ -86,7 +88,6 @@ class TiffSource(SourceFile):
     kind = "tiff"
 
     def __init__(self, url: str, registry: Any):
-        import tifffile
 
         self.file = tifffile.TiffFile(source_target(url, registry))
         self.vars: dict[str, _TiffVariable] = {}
