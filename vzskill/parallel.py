@@ -20,6 +20,7 @@ order, calling ``progress(done, total)`` as files finish (so the CLI's progress 
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from concurrent.futures import BrokenExecutor, Executor, as_completed
 from contextlib import contextmanager
@@ -34,7 +35,7 @@ MODES = ("auto", "serial", "threads", "processes", "dask")
 MIN_FILES = 8  # below this, serial
 MIN_PROCESS_FILES = 200  # local files: a process pool pays off from here (start-up + worker warm-up 1-3 s)
 MAX_THREADS = 16
-PRELOAD = ("vzskill.parse", "vzskill.formats", "virtualizarr.parsers", "xarray", "h5py")
+PRELOAD = ("vzskill.parse", "vzskill.formats", "virtualizarr.parsers", "xarray", "h5py", "h5py._hl.dims", "dask.array", "scipy")
 
 
 @dataclass(frozen=True)
@@ -190,11 +191,64 @@ def _pooled(work: Callable[[Any], T], items: Sequence[Any], choice: Choice, step
             results = dask.compute(*tasks, num_workers=choice.workers)
             step(total, total)
             return [r for batch in results for r in batch]
-        futures = {pool.submit(_run_batch, work, b): i for i, b in enumerate(batches)}
-        done: dict[int, list[T]] = {}
-        finished = 0
-        for future in as_completed(futures):
-            done[futures[future]] = future.result()
-            finished += len(done[futures[future]])
-            step(finished, total)
+        if choice.mode == "processes":
+            done = _shared(work, batches, pool, step, total)
+        else:
+            done = {}
+            futures = {pool.submit(_run_batch, work, b): i for i, b in enumerate(batches)}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                step(sum(len(b) for b in done.values()), total)
     return [r for i in range(len(batches)) for r in done[i]]
+
+
+class _Claims:
+    """Batch indexes handed out from both ends, each exactly once (thread-safe)."""
+
+    def __init__(self, n: int) -> None:
+        self._lo, self._hi = 0, n
+        self._lock = threading.Lock()
+
+    def front(self) -> int | None:
+        with self._lock:
+            if self._lo >= self._hi:
+                return None
+            self._lo += 1
+            return self._lo - 1
+
+    def back(self) -> int | None:
+        with self._lock:
+            if self._lo >= self._hi:
+                return None
+            self._hi -= 1
+            return self._hi
+
+
+def _shared(work: Callable[[Any], T], batches: list[list[Any]], pool: Executor, step: Callable[[int, int], None],
+            total: int) -> dict[int, list[T]]:
+    """Process pool + this process: a thread submits batches from the front (the first submit waits
+    1-3 s for the fork server and the workers to start) while this process parses from the back."""
+    claims = _Claims(len(batches))
+    futures: dict[Any, int] = {}
+    failed: list[BaseException] = []
+
+    def submit_front() -> None:
+        try:
+            while (i := claims.front()) is not None:
+                futures[pool.submit(_run_batch, work, batches[i])] = i
+        except BaseException as exc:  # noqa: BLE001 - re-raised below as a broken pool
+            failed.append(exc)
+
+    submitter = threading.Thread(target=submit_front, name="vzskill-submit", daemon=True)
+    submitter.start()
+    done: dict[int, list[T]] = {}
+    while (j := claims.back()) is not None:
+        done[j] = _run_batch(work, batches[j])
+        step(sum(len(b) for b in done.values()), total)
+    submitter.join()
+    if failed:
+        raise BrokenExecutor(f"submitting to the process pool failed: {failed[0]!r}")
+    for future in as_completed(futures):
+        done[futures[future]] = future.result()
+        step(sum(len(b) for b in done.values()), total)
+    return done
