@@ -268,12 +268,37 @@ def run(quick: bool = False, n_files: int | None = None, reps: int | None = None
                 counts: dict[str, list[float]] = {}
                 samples = common.interleaved(_cases(backend, n, counts, tmp), reps, warmup=False, log=common.log)
                 _record(res, key, samples, counts)
+        _large_requests(res, stack, quick)
         res["params"]["local_files"] = n_local
         if n_local:
             _run_local(res, common.series_files(n_local), tmp, reps, quick)
     shutil.rmtree(tmp, ignore_errors=True)
     _targets(res, delays)
     return res
+
+
+def _large_requests(res: dict[str, Any], stack: ExitStack, quick: bool) -> None:
+    """Requests per file (no timing) for files bigger than the first block: ``read_files`` with 64
+    time steps (~5 MB, 256 chunks of ``tas``), over HTTP, plain VirtualiZarr vs vzskill parse."""
+    from vzskill.parse import parse_files
+
+    paths = common.read_files(2 if quick else 4, nt=64)
+    _kind, port = _http_server(paths[0].parent.parent, stack)
+    proxy = stack.enter_context(ProcessProxy("127.0.0.1", port))
+    backend = Backend("http", proxy, [f"{p.parent.name}/{p.name}" for p in paths])
+    key = f"large_{paths[0].stat().st_size / 1e6:.1f}MB"
+    res["params"]["large_file_mb"] = round(paths[0].stat().st_size / 1e6, 2)
+    import virtualizarr as vz
+    from virtualizarr.parsers import HDFParser
+
+    proxy.reset_counts()
+    for url in backend.urls:
+        vz.open_virtual_dataset(url, registry=backend.registry, parser=HDFParser())
+    res["ratios"][f"requests_per_file.{key}.plain_parse"] = proxy.requests / len(paths)
+    proxy.reset_counts()
+    parsed = parse_files(backend.urls, access=backend.access)
+    assert all(p.ok for p in parsed), [p.error for p in parsed]
+    res["ratios"][f"requests_per_file.{key}.vzskill_parse"] = proxy.requests / len(paths)
 
 
 def _run_local(res: dict[str, Any], local: list[Path], tmp: Path, reps: int, quick: bool) -> None:
