@@ -112,10 +112,14 @@ def _virtual_var(ds: xr.Dataset, dim: str) -> str | None:
 Ref = tuple[str, int, int]  # (path, offset, length) of one chunk reference
 
 
-def file_sources(ds: xr.Dataset, dim: str) -> tuple[str | None, set[Ref]]:
-    """(variable, its chunk references) for a new file; (None, empty) without a virtual variable."""
-    name = _virtual_var(ds, dim)
+def file_sources(ds: xr.Dataset, dim: str, name: str | None = None) -> tuple[str | None, set[Ref]]:
+    """(variable, its chunk references) for a new file (``name``, else its first virtual variable along ``dim``);
+    (None, empty) when that variable is not virtual."""
+    from virtualizarr.manifests import ManifestArray
+
     if name is None:
+        name = _virtual_var(ds, dim)
+    if name is None or name not in ds.variables or not isinstance(ds[name].data, ManifestArray):
         return None, set()
     entries = ds[name].data.manifest.dict().values()
     return name, {(str(e["path"]), int(e["offset"]), int(e["length"])) for e in entries}
@@ -200,7 +204,7 @@ def place(
             continue
         same = len(hits) == len(vals) and bool((np.diff(hits) == 1).all()) and np.array_equal(stored[hits], vals)
         there = sources_at(int(hits[0]), int(hits[-1]) + 1) if sources_at is not None and same else None
-        if same and (there is None or not new_sources or there == new_sources[i]):
+        if same and (there is None or not new_sources or not new_sources[i] or there == new_sources[i]):
             placement.skipped.append(urls[i])
             continue
         if same:

@@ -177,8 +177,8 @@ def _append_target(session: Any, stored: Stored, combined: xr.Dataset, files: Fi
         attrs, dropped = merge_attrs([stored.attrs, combined.attrs], stored.dropped)
         return _with_attrs(combined, attrs), dropped, Placement(order=[0])
     var = next((str(n) for n in existing.data_vars if concat_dim in existing[n].dims), None)
-    new_sources = [file_sources(ds, concat_dim) for ds in files.datasets]
-    name = next((n for n, _ in new_sources if n is not None), var)
+    name = next((n for n in (file_sources(ds, concat_dim)[0] for ds in files.datasets) if n is not None), var)
+    new_sources = [file_sources(ds, concat_dim, name) for ds in files.datasets]  # the same variable in every file
 
     cache: dict[str, Any] = {}
 
