@@ -326,7 +326,8 @@ def commit_write(
                 _cleanup_branch(repo, branch, created)
                 raise VirtualizeError(
                     f"another writer committed to branch {branch!r} first ({attempt} attempts), nothing committed -> "
-                    "rerun, or serialize the writers (each rerun re-checks against the new tip)"
+                    "rerun (or raise --retries / conflict_retries=), or serialize the writers (each try re-checks "
+                    "against the new tip)"
                 ) from exc
             _backoff(attempt, backoff)
         except VirtualizeError:
