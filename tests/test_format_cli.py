@@ -47,7 +47,7 @@ def test_cli_end_to_end(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture
 
 
 def test_cli_refusal_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = fx.make_tiff_variant(tmp_path / "rgb.tif", "interleaved")
+    path = fx.make_tiff_variant(tmp_path / "rgb.tif", "interleaved_predictor")
     code, _, err = _run(capsys, "virtualize", path, "--repo", tmp_path / "repo")
     assert code == 1
     lines = [line for line in err.splitlines() if line.strip()]

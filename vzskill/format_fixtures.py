@@ -23,7 +23,7 @@ import numpy as np
 __all__ = ["GRIB_PACKINGS", "TIFF_VARIANTS", "grib_values", "hdf4_values", "make_grib", "make_hdf4", "make_tiff",
            "make_tiff_variant", "tiff_values"]
 
-TIFF_VARIANTS = ("subifd", "partial_strips", "jetraw", "interleaved")
+TIFF_VARIANTS = ("subifd", "partial_strips", "jetraw", "interleaved", "interleaved_predictor")
 GRIB_PACKINGS = {"simple": "grid_simple", "complex": "grid_complex",
                  "complex_spatial": "grid_complex_spatial_differencing", "ccsds": "grid_ccsds"}
 
@@ -110,8 +110,11 @@ def make_tiff_variant(path: str | os.PathLike[str], kind: str) -> Path:
         with open(path, "r+b") as fh:
             fh.seek(where)
             fh.write((48124).to_bytes(2, "little" if byteorder == "<" else "big"))
-    elif kind == "interleaved":  # RGB pixels interleaved (PlanarConfiguration 1)
+    elif kind == "interleaved":  # RGB pixels interleaved (PlanarConfiguration 1): virtualized as (y, x, band)
         tifffile.imwrite(path, np.stack([data.astype("uint8")] * 3, axis=-1), photometric="rgb", tile=(32, 32))
+    elif kind == "interleaved_predictor":  # the same with a horizontal predictor across the samples: refused
+        tifffile.imwrite(path, np.stack([data.astype("uint8")] * 3, axis=-1), photometric="rgb", tile=(32, 32),
+                         compression="zlib", predictor=True)
     else:
         raise ValueError(f"unknown TIFF variant {kind!r} (one of {TIFF_VARIANTS})")
     return path

@@ -5,10 +5,13 @@ Each image file directory (IFD) is one array named by its index (``"0"``, ``"1"`
 first IFD's shape is virtualized (a multi-page stack); IFDs of another shape (a COG's overviews,
 reduced-resolution masks) are left out; ``group="1"`` virtualizes IFD 1 alone.
 
+Pixel-interleaved multi-sample images (RGB...), whose codec virtual-tiff 0.5 cannot build with this
+zarr, are described by :mod:`vzskill.format_tiff_interleaved` as ``(y, x, band)`` arrays.
+
 Refused before anything is written, naming the file and the fix: sub-IFD pyramids, strips that do
 not divide the image height, TIFF codecs this installation cannot decode (imagecodecs without
-that codec, e.g. JetRaw), interleaved multi-sample pixels (virtual-tiff 0.5 cannot build their
-codec with this zarr), and the variants virtual-tiff itself rejects.
+that codec, e.g. JetRaw), interleaved pixels with a predictor, and the variants virtual-tiff itself
+rejects.
 """
 
 from __future__ import annotations
@@ -121,12 +124,31 @@ class TiffParser:
         except IndexError as exc:  # group names an IFD the file does not have
             fix = "pass group='0' (the full-resolution image) or a smaller index; `vzskill inspect` lists the arrays"
             raise ParseError(f"{display_name(url)}: no IFD {self.ifd} in this TIFF -> {fix}", kind="source", fix=fix) from exc
-        except (NotImplementedError, ValueError, RuntimeError, TypeError, AttributeError) as exc:  # virtual-tiff's refusals
+        except TypeError as exc:
+            if "Endian()" not in str(exc):
+                raise _refusal(url, exc) from exc
+            return self._interleaved(url, registry, exc)
+        except (NotImplementedError, ValueError, RuntimeError, AttributeError) as exc:  # virtual-tiff's refusals
             raise _refusal(url, exc) from exc
+        return self._store({name: manifest_array(node.to_dataset()[name], _cf_edit)
+                            for name, node in tree.children.items()}, url, registry)
+
+    def _interleaved(self, url: str, registry: Any, cause: BaseException) -> Any:
+        """Pixel-interleaved IFDs as ``(y, x, band)`` (:mod:`vzskill.format_tiff_interleaved`), else the refusal."""
+        from vzskill.format_tiff_interleaved import NotInterleaved, interleaved_arrays
+
+        try:
+            arrays = interleaved_arrays(url, registry, self.ifd)
+        except NotInterleaved as exc:
+            fix = next(remedy for needle, _, remedy in _FIXES if needle == "Endian()")
+            raise ParseError(f"{display_name(url)}: interleaved samples (PlanarConfiguration 1 with several samples per "
+                             f"pixel) with {exc} -> {fix}", kind="unsupported", fix=fix) from cause
+        return self._store(arrays, url, registry)
+
+    def _store(self, found: dict[str, Any], url: str, registry: Any) -> Any:
         arrays: dict[str, Any] = {}
         shape = None
-        for name, node in tree.children.items():
-            array = manifest_array(node.to_dataset()[name], _cf_edit)
+        for name, array in found.items():
             shape = array.shape if shape is None else shape
             if name in self.drop or (self.ifd is None and array.shape != shape):
                 continue  # dropped, or an overview / mask of another resolution

@@ -4,7 +4,7 @@ A repository array ``"<i>"`` is IFD ``i`` (see :mod:`vzskill.format_tiff`). ``lo
 reference's offset to the tile or strip that starts there: tiles in row-major order (per sample
 plane when the planes are separate), strips top to bottom. ``read`` returns tifffile's decoded
 pixels (codecs and predictors undone, nothing else: TIFF has no CF scaling) in the repository's
-dim order ``(y, x)`` or ``(band, y, x)``.
+dim order ``(y, x)``, ``(band, y, x)`` (separate planes) or ``(y, x, band)`` (interleaved pixels).
 """
 
 from __future__ import annotations
@@ -43,7 +43,9 @@ class _TiffVariable(SourceVariable):
         self.name, self.page = name, page
         spp = int(page.samplesperpixel)
         self.separate = spp > 1 and int(page.planarconfig) == 2
-        self.shape = ((spp,) if spp > 1 else ()) + (int(page.imagelength), int(page.imagewidth))
+        self.interleaved = spp > 1 and not self.separate  # described as (y, x, band) (format_tiff_interleaved)
+        yx = (int(page.imagelength), int(page.imagewidth))
+        self.shape = yx + (spp,) if self.interleaved else ((spp,) if spp > 1 else ()) + yx
         self.dtype = np.dtype(page.dtype)
         self.attrs = _gdal_metadata(page)
         nodata = page.tags.get("GDAL_NODATA")
@@ -53,19 +55,22 @@ class _TiffVariable(SourceVariable):
         self._values: np.ndarray | None = None
 
     def _block_starts(self) -> dict[int, tuple[int, ...]]:
-        page, (height, width) = self.page, self.shape[-2:]
+        page = self.page
+        height, width = (self.shape[:2] if self.interleaved else self.shape[-2:])
         if page.is_tiled:
             bh, bw = int(page.tilelength), int(page.tilewidth)
         else:
             bh, bw = int(page.rowsperstrip) or height, width
         per_row, rows = math.ceil(width / bw), math.ceil(height / bh)
         per_plane = per_row * rows
-        starts = {}
+        starts: dict[int, tuple[int, ...]] = {}
         for i, offset in enumerate(page.dataoffsets):
             plane, within = divmod(i, per_plane)
             yx = ((within // per_row) * bh, (within % per_row) * bw)
-            band = (plane,) if self.separate else ((0,) if len(self.shape) == 3 else ())
-            starts[int(offset)] = band + yx
+            if self.interleaved:
+                starts[int(offset)] = yx + (0,)
+            else:
+                starts[int(offset)] = ((plane,) if self.separate else ()) + yx
         return starts
 
     def locate(self, offset: int, length: int) -> tuple[int, ...] | None:
@@ -75,10 +80,7 @@ class _TiffVariable(SourceVariable):
 
     def read(self, region: tuple[slice, ...]) -> np.ndarray:
         if self._values is None:
-            values = np.asarray(self.page.asarray())
-            if len(self.shape) == 3 and not self.separate:  # tifffile: (y, x, sample) for interleaved pixels
-                values = np.moveaxis(values, -1, 0)
-            self._values = values.reshape(self.shape)
+            self._values = np.asarray(self.page.asarray()).reshape(self.shape)  # tifffile: (y, x, sample) if interleaved
         return np.array(self._values[region] if region else self._values)
 
 
