@@ -103,6 +103,21 @@ def test_interleaved_rgb_as_y_x_band(options: dict, tmp_path: Path) -> None:
     np.testing.assert_array_equal(_values(repo, "0"), rgb)
 
 
+def test_interleaved_geotiff_keeps_its_georeferencing_and_nodata(tmp_path: Path) -> None:
+    rgb = np.stack([tiff_values((64, 96), "uint8", page=b) for b in range(3)], axis=-1)
+    keys = (1, 1, 0, 4, 1024, 0, 1, 2, 1025, 0, 1, 1, 2048, 0, 1, 4326, 2054, 0, 1, 9102)
+    path = tmp_path / "g.tif"
+    tifffile.imwrite(path, rgb, photometric="rgb", tile=(32, 32), compression="zlib",
+                     extratags=[(34735, "H", len(keys), keys, True), (33550, "d", 3, (0.1, 0.1, 0.0), True),
+                                (42113, "s", 0, "7", True)])
+    [p] = parse_files([path])
+    attrs = p.dataset["0"].attrs
+    assert attrs["geographic_type"] == 4326 and attrs["model_pixel_scale"] == [0.1, 0.1, 0.0] and attrs["_FillValue"] == 7
+    virtualize([path], tmp_path / "repo")
+    report = verify(tmp_path / "repo")
+    assert report.ok and not report.warnings, report.format_table()
+
+
 def test_overview_is_a_group(tmp_path: Path) -> None:
     tif = make_tiff(tmp_path / "cog.tif", shape=(128, 128), overviews=2)
     [p] = parse_files([tif], group="2")

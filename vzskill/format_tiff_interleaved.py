@@ -29,6 +29,33 @@ async def _open(path: str, store: Any) -> Any:
     return await TIFF.open(path, store=store)
 
 
+def _attributes(ifd: Any, dtype: np.dtype) -> tuple[dict[str, Any], Any]:
+    """GeoTIFF keys, pixel scale / tie point, GDAL metadata (CF ones as numbers) and GDAL nodata as ``_FillValue``."""
+    import xml.etree.ElementTree as ET
+
+    from virtual_tiff.constants import GEO_KEYS
+
+    from vzskill.format_tiff import numeric_cf
+
+    attrs: dict[str, Any] = {"photometric_interpretation": int(ifd.photometric_interpretation)}
+    keys = ifd.geo_key_directory
+    for key in GEO_KEYS if keys else ():
+        value = getattr(keys, key, None)
+        if value is not None:
+            attrs[key] = int(value) if isinstance(value, int) else value
+    for key in ("model_pixel_scale", "model_tiepoint", "model_transformation"):
+        if getattr(ifd, key, None):
+            attrs[key] = [float(v) for v in getattr(ifd, key)]
+    if ifd.gdal_metadata:
+        root = ET.fromstring(ifd.gdal_metadata)
+        attrs.update({str(i.get("name")): (i.text or "").strip() for i in root.iter("Item") if i.get("name")})
+    fill = 0
+    if ifd.gdal_nodata:
+        fill = dtype.type(str(ifd.gdal_nodata).strip("\x00 "))
+        attrs["_FillValue"] = fill.item()
+    return numeric_cf(attrs), fill
+
+
 def _array(ifd: Any, url: str, endian: Literal["little", "big"]) -> Any:
     from virtual_tiff.constants import COMPRESSORS, SAMPLE_DTYPES
     from virtualizarr.manifests import ChunkManifest, ManifestArray
@@ -40,6 +67,10 @@ def _array(ifd: Any, url: str, endian: Literal["little", "big"]) -> Any:
         raise NotInterleaved("not pixel-interleaved")
     if ifd.predictor not in (None, 1):
         raise NotInterleaved("a predictor across interleaved samples")
+    if int(ifd.photometric_interpretation) in (6, 8):  # YCbCr / CIELab: decoded pixels are not the stored samples
+        raise NotInterleaved(f"photometric interpretation {int(ifd.photometric_interpretation)} (YCbCr/CIELab)")
+    if getattr(ifd, "jpeg_tables", None) or ifd.other_tags.get(330):
+        raise NotInterleaved("shared JPEG tables or sub-IFDs")
     if ifd.tile_height:
         block = (int(ifd.tile_height), int(ifd.tile_width))
         offsets, counts = ifd.tile_offsets, ifd.tile_byte_counts
@@ -59,10 +90,10 @@ def _array(ifd: Any, url: str, endian: Literal["little", "big"]) -> Any:
         offsets=np.asarray(offsets, dtype=np.uint64).reshape(grid),
         lengths=np.asarray(counts, dtype=np.uint64).reshape(grid),
     )
+    attrs, fill = _attributes(ifd, dtype)
     metadata = create_v3_array_metadata(
         shape=(height, width, spp), data_type=dtype, chunk_shape=(*block, spp),
-        codecs=[c.to_dict() for c in codecs], dimension_names=("y", "x", "band"), fill_value=0,
-        attributes={"photometric_interpretation": int(ifd.photometric_interpretation)},
+        codecs=[c.to_dict() for c in codecs], dimension_names=("y", "x", "band"), fill_value=fill, attributes=attrs,
     )
     return ManifestArray(metadata=metadata, chunkmanifest=manifest)
 
