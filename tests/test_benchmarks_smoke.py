@@ -195,3 +195,23 @@ def test_process_proxy_counts_over_its_control_path(http_base_url):
         assert proxy.log[0].range == "bytes=0-3"
         proxy.reset_counts()
         assert proxy.requests == 0
+
+
+@pytest.mark.parametrize("rel, parser", [("variants/netcdf3.nc", "NetCDF3Parser"), ("fits/image.fits", "FITSParser"),
+                                         ("bounds/with_bounds.nc", "HDFParser")])
+def test_prefetched_parse_equals_the_plain_parser(data_dir, rel, parser):
+    """The one-request parse returns what VirtualiZarr's own parser returns on the same file."""
+    import xarray as xr
+    from virtualizarr import open_virtual_dataset
+    from virtualizarr import parsers as P
+
+    from vzskill.parse import parse_files
+    from vzskill.registry import build_registry
+
+    path = data_dir / rel
+    mine = parse_files([str(path)])[0]
+    assert mine.ok, mine.error
+    plain = open_virtual_dataset(path.as_uri(), registry=build_registry([str(path)]), parser=getattr(P, parser)())
+    virtual = list(_manifests(plain))
+    assert _manifests(mine.dataset) == _manifests(plain)
+    xr.testing.assert_identical(mine.dataset.drop_vars(virtual), plain.drop_vars(virtual))
