@@ -57,7 +57,7 @@ def load_eval(task_id: str) -> dict[str, Any]:
 def load_task(task_dir: Path) -> dict[str, Any]:
     path = task_dir / "task.json"
     if not path.is_file():
-        raise GradeError(f"{path}: missing -> run the task's generator first (evals/generators/<name>.py TASK_DIR)")
+        raise GradeError(f"{path}: missing -> lay the task out first: python evals/prepare.py ROOT NAME (TASK_DIR = ROOT/NAME)")
     return dict(json.loads(path.read_text()))
 
 

@@ -1,12 +1,15 @@
-"""Shared pieces of the eval input generators: task.json, prompt rendering, uploads, the CLI."""
+"""Shared pieces of the eval input generators: task.json, prompt rendering, uploads.
+
+Generators are modules with ``generate(task_dir, **params) -> task``; lay out folders from the shell with
+``python evals/prepare.py ROOT NAME...`` (it starts the servers the remote tasks need).
+"""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 EVALS = Path(__file__).resolve().parents[1] / "evals.json"
 REGION = "us-east-1"
@@ -67,13 +70,40 @@ def s3_repo_storage(endpoint: str, bucket: str, prefix: str) -> Any:
     )
 
 
-def cli(generate: Callable[..., dict[str, Any]], *needs: str) -> None:
-    """``python evals/generators/<name>.py TASK_DIR [--endpoint ...]``: lay out the task folder."""
-    parser = argparse.ArgumentParser(description=(generate.__doc__ or "").splitlines()[0])
-    parser.add_argument("task_dir", type=Path)
-    for need in needs:
-        parser.add_argument(f"--{need.replace('_', '-')}", required=True)
-    args = parser.parse_args()
-    args.task_dir.mkdir(parents=True, exist_ok=True)
-    task = generate(args.task_dir, **{need: getattr(args, need) for need in needs})
-    print(task["prompt"])
+def local_task(task_dir: Path, name: str, files: list[Path], *, repo: str = "output/archive.icechunk",
+               virtual: list[Path] | None = None, engine: str | None = None, **extra: Any) -> dict[str, Any]:
+    """The usual task: ``files`` concatenated along time are the expected values, a local repository at
+    ``repo`` (relative to the task folder) referencing ``virtual`` (default: every file)."""
+    source: dict[str, Any] = {"files": rel(task_dir, files), "concat_dim": "time"}
+    if engine:
+        source["engine"] = engine
+    task = {
+        "repo": {"kind": "local", "path": repo},
+        "sources": {"main": source},
+        "virtual_urls": {"main": urls(files if virtual is None else virtual)},
+        **extra,
+    }
+    return write_task(task_dir, name, task)
+
+
+def commit_virtual(storage: Any, folder: Path, files: list[Path], message: str, **write_options: Any) -> str:
+    """Create a repository in ``storage`` holding ``files`` (below ``folder``) as virtual references along
+    time, with plain library calls (one container for ``folder``); returns the snapshot id."""
+    import icechunk
+    import virtualizarr as vz
+    from icechunk.credentials import LocalFileSystemAccess
+    from obspec_utils.registry import ObjectStoreRegistry
+    from obstore.store import LocalStore
+    from virtualizarr.parsers import HDFParser
+
+    folder = folder.resolve()
+    registry = ObjectStoreRegistry({f"file://{folder}": LocalStore(prefix=folder)})
+    vds = vz.open_virtual_mfdataset(urls(files), registry=registry, parser=HDFParser(), combine="nested", concat_dim="time")
+    prefix = f"file://{folder}/"
+    config = icechunk.RepositoryConfig.default()
+    config.set_virtual_chunk_container(icechunk.VirtualChunkContainer(prefix, icechunk.local_filesystem_store(str(folder))))
+    credentials = icechunk.containers_credentials({prefix: LocalFileSystemAccess})
+    repo = icechunk.Repository.create(storage, config, credentials)
+    session = repo.writable_session("main")
+    vds.vz.to_icechunk(session.store, **write_options)
+    return str(session.commit(message))

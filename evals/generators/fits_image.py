@@ -2,30 +2,16 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from evals.generators._common import cli, rel, urls, write_task  # noqa: E402
-from vzskill import fixtures  # noqa: E402
-
-NAME = "fits_image"
+from evals.generators._common import rel, urls, write_task
+from vzskill import fixtures
 
 
 def generate(task_dir: Path) -> dict[str, Any]:
     """Lay out fits_image: inputs/images/frame.fits, 96 x 80."""
     path = fixtures.make_fits(task_dir / "inputs" / "images" / "frame.fits", shape=(96, 80))
-    task = {
-        "repo": {"kind": "local", "path": "output/frame.icechunk"},
-        "sources": {"main": {"files": rel(task_dir, [path]), "engine": "fits", "variable": "PRIMARY",
-                             "dims": ["PRIMARY_y", "PRIMARY_x"]}},
-        "virtual_urls": {"main": urls([path])},
-    }
-    return write_task(task_dir, NAME, task)
-
-
-if __name__ == "__main__":
-    cli(generate)
+    source = {"files": rel(task_dir, [path]), "engine": "fits", "variable": "PRIMARY", "dims": ["PRIMARY_y", "PRIMARY_x"]}
+    task = {"repo": {"kind": "local", "path": "output/frame.icechunk"}, "sources": {"main": source}, "virtual_urls": {"main": urls([path])}}
+    return write_task(task_dir, "fits_image", task)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from evals.generators._common import cli, rel, urls, write_task  # noqa: E402
-from vzskill import fixtures  # noqa: E402
-
-NAME = "grouped_file"
+from evals.generators._common import rel, urls, write_task
+from vzskill import fixtures
 
 
 def generate(task_dir: Path) -> dict[str, Any]:
@@ -23,8 +17,4 @@ def generate(task_dir: Path) -> dict[str, Any]:
         "sources": {group: {"files": rel(task_dir, [path]), "group": group} for group in ("surface", "upper")},
         "virtual_urls": {"main": urls([path])},
     }
-    return write_task(task_dir, NAME, task)
-
-
-if __name__ == "__main__":
-    cli(generate)
+    return write_task(task_dir, "grouped_file", task)

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from evals.generators._common import cli, rel, write_task  # noqa: E402
-from vzskill import fixtures  # noqa: E402
+from evals.generators._common import rel, write_task
+from vzskill import fixtures
 
 NAME = "http_server"
 
@@ -26,6 +22,3 @@ def generate(task_dir: Path, *, base_url: str) -> dict[str, Any]:
     }
     return write_task(task_dir, NAME, task, base_url=base)
 
-
-if __name__ == "__main__":
-    cli(generate, "base_url")

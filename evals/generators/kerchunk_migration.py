@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from evals.generators._common import local_task
+from vzskill import fixtures
 
-from evals.generators._common import cli, rel, urls, write_task  # noqa: E402
-from vzskill import fixtures  # noqa: E402
-
-NAME = "kerchunk_migration"
+from evals.generators._common import urls
 
 
 def generate(task_dir: Path) -> dict[str, Any]:
@@ -31,13 +27,4 @@ def generate(task_dir: Path) -> dict[str, Any]:
     refs = task_dir / "inputs" / "refs" / "archive.json"
     refs.parent.mkdir(parents=True, exist_ok=True)
     refs.write_text(json.dumps(combined))
-    task = {
-        "repo": {"kind": "local", "path": "output/archive.icechunk"},
-        "sources": {"main": {"files": rel(task_dir, files), "concat_dim": "time"}},
-        "virtual_urls": {"main": urls(files)},
-    }
-    return write_task(task_dir, NAME, task)
-
-
-if __name__ == "__main__":
-    cli(generate)
+    return local_task(task_dir, "kerchunk_migration", files)

@@ -2,17 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
-from evals.generators._common import cli, rel, write_task  # noqa: E402
-from vzskill import fixtures  # noqa: E402
-
-from evals.generators._common import s3_store, upload  # noqa: E402
+from evals.generators._common import rel, s3_store, upload, write_task
+from vzskill import fixtures
 
 NAME = "s3_compatible"
 
@@ -28,6 +22,3 @@ def generate(task_dir: Path, *, endpoint: str, bucket: str, repo_bucket: str) ->
     }
     return write_task(task_dir, NAME, task, endpoint=endpoint, bucket=bucket, repo_bucket=repo_bucket)
 
-
-if __name__ == "__main__":
-    cli(generate, "endpoint", "bucket", "repo_bucket")
