@@ -34,7 +34,7 @@ VZSKILL = str(Path(sys.executable).with_name("vzskill"))
 CASES: dict[str, tuple[list[str], dict[str, Any], list[str], str]] = {
     "corrupt": (["bad/corrupt.nc"], {}, [], "corrupt.nc: corrupt HDF5 file ("),
     "truncated": (["bad/truncated.nc"], {}, [], "truncated.nc: truncated HDF5 file ("),
-    "text": (["bad/text.nc"], {}, [], "text.nc: not a NetCDF/HDF5/FITS file (starts with b'this is ')"),
+    "text": (["bad/text.nc"], {}, [], "text.nc: not a format vzskill reads (starts with b'this is '; it reads NetCDF3/4, HDF5, HDF4, FITS, GRIB2, TIFF, ENVI, DMR++, Zarr, kerchunk)"),
     "empty": (["bad/empty.nc"], {}, [], "empty.nc: empty file (0 bytes)"),
     "missing": (["bad/does_not_exist.nc"], {}, [], "does_not_exist.nc: file not found ("),
     "lzf": (["bad/lzf.nc"], {}, [], "lzf.nc: variable 'x' uses the LZF filter, which has no Zarr codec"),

@@ -38,7 +38,7 @@ def test_extension_decides_references(tmp_path: Path) -> None:
 def test_not_a_format_and_empty(tmp_path: Path) -> None:
     (tmp_path / "page.nc").write_text("<html>404</html>")
     (tmp_path / "empty.nc").write_bytes(b"")
-    with pytest.raises(ParseError, match=r"^page\.nc: not a NetCDF/HDF5/FITS file \(starts with b'<html>40'\) -> check"):
+    with pytest.raises(ParseError, match=r"^page\.nc: not a format vzskill reads \(starts with b'<html>40'; it reads NetCDF3/4, HDF5, HDF4, FITS, GRIB2, TIFF, ENVI, DMR\+\+, Zarr, kerchunk\) -> check"):
         detect_kind(str(tmp_path / "page.nc"))
     with pytest.raises(ParseError, match=r"^empty\.nc: empty file \(0 bytes\) -> re-download"):
         detect_kind(str(tmp_path / "empty.nc"))

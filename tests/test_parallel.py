@@ -49,7 +49,7 @@ def test_every_mode_gives_the_serial_result_in_order(data_dir, serial, mode):
 
 def test_a_bad_file_is_an_error_in_every_mode(data_dir, serial):
     text = [row for row in serial if row[0].endswith("text.nc")]
-    assert text and text[0][3] and "not a NetCDF/HDF5/FITS file" in text[0][3]
+    assert text and text[0][3] and "not a format vzskill reads" in text[0][3]
     assert sum(1 for row in serial if row[3] is None) == len(serial) - 1
 
 

@@ -206,7 +206,7 @@ def build_parser() -> _Parser:
 
     parser = _Parser(
         prog=PROG,
-        description="Virtualize NetCDF/HDF5/FITS archives with VirtualiZarr into Icechunk, check them first, verify them after.",
+        description="Virtualize NetCDF/HDF5/FITS/GRIB/TIFF/HDF4 archives with VirtualiZarr into Icechunk, check them first, verify them after.",
         epilog="Exit codes: 0 ok, 1 findings (check errors, mismatches), 2 could not run. VZSKILL_DEBUG=1 shows tracebacks.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")

@@ -167,7 +167,9 @@ def sniff(url: str, registry: Any = None, access: Access | None = None) -> Sniff
     if kind is None:
         fix = "check the download (an HTML error page or a text file saved as .nc?), or remove it from the list"
         raise ParseError(
-            f"{display_name(url)}: not a NetCDF/HDF5/FITS file (starts with {head[:8]!r}) -> {fix}", fix=fix
+            f"{display_name(url)}: not a format vzskill reads (starts with {head[:8]!r}; it reads NetCDF3/4, HDF5, HDF4, FITS, "
+            f"GRIB2, TIFF, ENVI, DMR++, Zarr, kerchunk) -> {fix}",
+            fix=fix,
         )
     return Sniffed(kind, size)
 
