@@ -199,7 +199,7 @@ def _add_access(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> _Parser:
-    from vzskill.cli_write import add_parallel_arguments  # standard library only
+    from vzskill.cli_write import add_parallel_arguments, whole_number  # standard library only
 
     common = _Parser(add_help=False)
     common.add_argument("--json", action="store_true", help="print one JSON document on stdout (for agents)")
@@ -247,7 +247,7 @@ def build_parser() -> _Parser:
     p.add_argument("--loadable", action="append", metavar="VAR", help="load VAR into the repo instead of referencing it (repeatable)")
     p.add_argument("--drop", action="append", metavar="VAR", help="drop VAR while parsing (repeatable)")
     p.add_argument("--no-check", action="store_true", help="skip the consistency check (not recommended)")
-    p.add_argument("--retries", type=_non_negative, metavar="N",
+    p.add_argument("--retries", type=whole_number(0), metavar="N",
                    help="redo attempts when other writers committed first (default 16; 0: fail on the first conflict)")
     add_parallel_arguments(p)
     _add_access(p)
@@ -290,16 +290,6 @@ def build_parser() -> _Parser:
     p.add_argument("dest", metavar="DEST")
     p.set_defaults(func=cmd_install_skill)
     return parser
-
-
-def _non_negative(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value}: need 0 or more")
-    return value
 
 
 def _unexpected(exc: Exception) -> str:

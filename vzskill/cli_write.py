@@ -20,7 +20,7 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["Layout", "layout_from_args", "load_grid", "group_by_regex", "format_result", "add_parallel_arguments",
            "parallel_options", "PARALLEL_MODES"]
@@ -174,18 +174,24 @@ def add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
              "64+ local files, else serial), serial, threads, processes, dask (DASK_SCHEDULER_ADDRESS "
              "or the current dask.distributed client)",
     )
-    parser.add_argument("--workers", type=_positive, default=None, metavar="N",
+    parser.add_argument("--workers", type=whole_number(1), default=None, metavar="N",
                         help="threads/processes for --parallel (default: threads min(files, 16), processes one per core)")
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value}: need at least 1")
-    return value
+def whole_number(minimum: int) -> Callable[[str], int]:
+    """An argparse ``type=``: a whole number >= ``minimum``, else one line ('need 0 or more' / 'need at least N')."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            need = "need 0 or more" if minimum == 0 else f"need at least {minimum}"
+            raise argparse.ArgumentTypeError(f"{value}: {need}")
+        return value
+
+    return parse
 
 
 def parallel_options(args: argparse.Namespace) -> dict[str, Any]:

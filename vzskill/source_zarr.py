@@ -67,20 +67,24 @@ class ZarrSource(SourceFile):
         self.vars: dict[str, _ZarrVariable | None] = {}
 
     def variable(self, path: str) -> SourceVariable | None:
-        import zarr
-
         if path not in self.vars:
-            found = None
-            for cand in _candidates(path):
-                try:
-                    arr = self.group[cand]
-                except KeyError:
-                    continue
-                if isinstance(arr, zarr.Array):
-                    found = _ZarrVariable(cand, arr, f"{self.root_url}/{cand}/")
-                    break
-            self.vars[path] = found
+            hit = find_array(self.group, path)
+            self.vars[path] = _ZarrVariable(hit[0], hit[1], f"{self.root_url}/{hit[0]}/") if hit else None
         return self.vars[path]
+
+
+def find_array(group: Any, path: str) -> tuple[str, Any] | None:
+    """``(name, zarr.Array)`` of the first of ``path``'s candidate names that is an array in ``group``."""
+    import zarr
+
+    for cand in _candidates(path):
+        try:
+            arr = group[cand]
+        except KeyError:
+            continue
+        if isinstance(arr, zarr.Array):
+            return cand, arr
+    return None
 
 
 def zarr_root(url: str, var_path: str) -> tuple[str, str] | None:
@@ -161,19 +165,9 @@ class ZippedZarrSource(SourceFile):
         self.vars: dict[str, _ZippedVariable | None] = {}
 
     def variable(self, path: str) -> SourceVariable | None:
-        import zarr
-
         if path not in self.vars:
-            found = None
-            for cand in _candidates(path):
-                try:
-                    arr = self.group[cand]
-                except KeyError:
-                    continue
-                if isinstance(arr, zarr.Array):
-                    found = _ZippedVariable(cand, arr, self.members)
-                    break
-            self.vars[path] = found
+            hit = find_array(self.group, path)
+            self.vars[path] = _ZippedVariable(hit[0], hit[1], self.members) if hit else None
         return self.vars[path]
 
     def close(self) -> None:
