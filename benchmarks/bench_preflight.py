@@ -24,7 +24,7 @@ NAME = "preflight"
 def run(quick: bool = False, n_files: int | None = None, reps: int | None = None) -> dict:
     common.quiet_warnings()
     try:
-        from vzskill.check import check
+        from vzskill import check
         from vzskill.parse import parse_files
         from vzskill.write import virtualize
     except ImportError as exc:  # the other helpers' modules are not there yet

@@ -132,7 +132,7 @@ def machine_fix(message: str, kind: str) -> dict[str, Any] | None:
 
 
 def _verify_written(f: Path, kind: str, repo: Path, result: Any, dropped: list[str]) -> Outcome:
-    from vzskill.verify import verify
+    from vzskill import verify
 
     t_kind = "netcdf3" if kind == "netcdf3" else kind
     try:
@@ -204,7 +204,7 @@ def run_pipeline(f: Path, kind: str, work: Path, *, extra: dict[str, Any] | None
     defaults; the report script may pass ``concat_dim=None`` to look past a default being changed).
     """
     base = dict(base or {})
-    from vzskill.check import check
+    from vzskill import check
     from vzskill.write import virtualize
 
     extra = dict(extra or {})

@@ -21,11 +21,11 @@ import pytest
 from obspec_utils.registry import ObjectStoreRegistry
 from obstore.store import LocalStore
 
-from vzskill.check import check
+from vzskill import check
 from vzskill.cli import main
 from vzskill.containers import open_repo
 from vzskill.sources import SourceError
-from vzskill.verify import verify
+from vzskill import verify
 from vzskill.write import VirtualizeError, virtualize
 
 VZSKILL = str(Path(sys.executable).with_name("vzskill"))

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from vzskill import fixtures
-from vzskill.check import CheckReport, check, describe_codecs
+from vzskill.preflight import CheckReport, check, describe_codecs
 from vzskill.parse import ParsedFile, parse_files, parser_for
 
 VZSKILL = str(Path(sys.executable).with_name("vzskill"))
@@ -309,7 +309,7 @@ def test_kerchunk_and_zarr_inputs(tmp_path: Path, series_files: list[Path]) -> N
 
 def test_by_coords_infers_the_concat_dim_like_xarray(series_files) -> None:
     """by_coords takes no concat_dim: the check infers it from the loaded coordinates (any file order)."""
-    from vzskill.check import check
+    from vzskill import check
 
     for files in (series_files, series_files[::-1]):
         report = check(files, combine="by_coords", concat_dim=None)

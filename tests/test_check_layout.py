@@ -10,7 +10,7 @@ import pytest
 import xarray as xr
 
 from vzskill import fixtures
-from vzskill.check import check, flatten
+from vzskill.preflight import check, flatten
 from vzskill.layout import ConcatChoice, LayoutError, grid_shape, infer_concat_dim, nest
 from vzskill.parse import parse_files
 

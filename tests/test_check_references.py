@@ -16,7 +16,7 @@ import pytest
 import xarray as xr
 from astropy.io import fits
 
-from vzskill.check import check
+from vzskill import check
 from vzskill.containers import open_repo
 from vzskill.extents import bounds_findings, object_sizes, reference_reach
 from vzskill.parse import parse_files

@@ -261,7 +261,7 @@ def _series_on_s3(s3_client, make_bucket, tmp_path, n: int) -> tuple[list, list[
 
 
 def _assert_all_landed(s3_endpoint: str, repo_bucket: str, files: list, n_appends: int) -> None:
-    from vzskill.verify import verify
+    from vzskill import verify
 
     access = vzskill.Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
     storage = repo_storage(s3_endpoint, repo_bucket, "repo")

@@ -116,7 +116,7 @@ def test_kill_9_at_random_moments_leaves_old_or_complete(tmp_path: Path, series:
     main holds exactly the files that landed before (old) or those plus the new one (complete); the
     in-process rerun lands the file, or says it is stored already.
     """
-    from vzskill.verify import verify
+    from vzskill import verify
 
     rng = random.Random(20261202)
     repo = tmp_path / "repo"

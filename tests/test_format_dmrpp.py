@@ -14,7 +14,7 @@ from vzskill.fixtures import write_file
 from vzskill.format_fixtures import make_dmrpp
 from vzskill.formats import detect_kind
 from vzskill.parse import parse_files
-from vzskill.verify import verify
+from vzskill import verify
 from vzskill.write import virtualize
 
 pytestmark = pytest.mark.timeout(120)

@@ -14,7 +14,7 @@ from vzskill.format_fixtures import envi_values, make_envi
 from vzskill.formats import ParseError, sniff
 from vzskill.outcome import VirtualizeError
 from vzskill.parse import parse_files
-from vzskill.verify import verify
+from vzskill import verify
 from vzskill.write import virtualize
 
 pytestmark = pytest.mark.timeout(120)

@@ -11,7 +11,7 @@ import pytest
 from vzskill.format_fixtures import make_icechunk_source
 from vzskill.formats import detect_kind
 from vzskill.parse import parse_files
-from vzskill.verify import verify
+from vzskill import verify
 from vzskill.write import virtualize
 
 pytestmark = pytest.mark.timeout(120)

@@ -13,7 +13,7 @@ import tifffile
 from vzskill.format_fixtures import make_tiff, make_tiff_variant, tiff_values
 from vzskill.formats import detect_kind, parser_for
 from vzskill.parse import parse_files
-from vzskill.verify import verify
+from vzskill import verify
 from vzskill.write import virtualize
 
 pytestmark = pytest.mark.timeout(120)

@@ -13,7 +13,7 @@ from vzskill.format_fixtures import make_zipped_zarr
 from vzskill.formats import detect_kind
 from vzskill.outcome import VirtualizeError
 from vzskill.parse import parse_files
-from vzskill.verify import verify
+from vzskill import verify
 from vzskill.write import virtualize
 
 pytestmark = pytest.mark.timeout(120)

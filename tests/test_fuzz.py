@@ -67,7 +67,7 @@ def _stored_data(repo: Path) -> bool:
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("kind", ["netcdf4", "netcdf3", "fits"])
 def test_damaged_files_are_refused_in_one_line_or_verified(tmp_path: Path, sources: dict[str, Path], kind: str) -> None:
-    from vzskill.verify import verify
+    from vzskill import verify
 
     original = sources[kind].read_bytes()
     problems: list[str] = []

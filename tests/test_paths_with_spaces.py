@@ -11,7 +11,7 @@ import xarray as xr
 import vzskill
 from vzskill import fixtures
 from vzskill.sources import normalize_url, parse_sources
-from vzskill.verify import verify
+from vzskill import verify
 
 
 def test_file_urls_are_raw_not_percent_encoded(tmp_path: Path) -> None:

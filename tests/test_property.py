@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from vzskill.containers import open_repo
-from vzskill.verify import verify
+from vzskill import verify
 from vzskill.write import VirtualizeError, virtualize
 
 DTYPES = ["float32", "float64", "int16", "int32", "uint8"]

@@ -31,7 +31,7 @@ from tests.plugins.servers import assert_same_values, local_series, repo_storage
 pytestmark = pytest.mark.timeout(60)
 
 try:
-    from vzskill.verify import verify
+    from vzskill import verify
 except ImportError:  # the verify module is optional for these tests
     verify = None
 

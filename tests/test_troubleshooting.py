@@ -49,9 +49,9 @@ from virtualizarr.manifests import ManifestArray
 from virtualizarr.parsers import HDFParser, KerchunkJSONParser, NetCDF3Parser
 
 import vzskill
-import vzskill.check
+import vzskill
 import vzskill.parse
-import vzskill.verify
+import vzskill
 from tests.plugins.docs_links import broken_links
 from vzskill import doctor, fixtures
 
@@ -271,7 +271,7 @@ def _(c: Ctx):
     session.commit("groups")
     np.testing.assert_array_equal(c.read(repo, "chunks_1x20x30")["temperature"].values, c.expected[3]["temperature"].values)
     assert c.read(repo, "chunks_1x10x15").sizes["time"] == 12
-    report = vzskill.check.check([c.url("series/temp_000.nc"), c.url("variants/other_chunks.nc")])
+    report = vzskill.check([c.url("series/temp_000.nc"), c.url("variants/other_chunks.nc")])
     assert not report.ok and "uses chunks (1, 20, 30)" in report.findings[0].message
 
 
@@ -359,7 +359,7 @@ def _(c: Ctx):
 def _(c: Ctx):
     right = vz.open_virtual_mfdataset(c.urls, registry=c.registry, parser=HDFParser(), combine="nested", concat_dim="time")
     assert dict(right.sizes) == {"time": 12, "lat": 20, "lon": 30}
-    report = vzskill.check.check(c.urls, concat_dim="Time")
+    report = vzskill.check(c.urls, concat_dim="Time")
     assert not report.ok and "did you mean 'time'?" in report.findings[0].message
 
 
@@ -427,7 +427,7 @@ def _creds_for(c: Ctx, extra: Path) -> dict[str, Any]:
 @fix("override-unchecked")
 def _(c: Ctx):
     _, urls = _shifted_pair(c)
-    report = vzskill.check.check(urls)
+    report = vzskill.check(urls)
     assert [f.kind for f in report.findings if f.severity == "error"] == ["coordinate_values"]
     assert "temp_001_shifted.nc" in report.findings[0].message
     same_grid = xr.concat(c.series[:2], dim="time", coords="minimal", compat="override", join="exact")
@@ -455,9 +455,9 @@ def _(c: Ctx):
 def _(c: Ctx):
     expected_times = np.concatenate([c.expected[0]["time"].values, c.expected[3]["time"].values])
     np.testing.assert_array_equal(_mixed_units_times(c), expected_times)
-    report = vzskill.check.check([c.url("series/temp_000.nc"), c.url("variants/other_time_units.nc")])
+    report = vzskill.check([c.url("series/temp_000.nc"), c.url("variants/other_time_units.nc")])
     assert any(f.kind == "time_units" for f in report.findings)
-    risky = vzskill.check.check([c.url("series/temp_000.nc"), c.url("variants/other_time_units.nc")], loadable_variables=[])
+    risky = vzskill.check([c.url("series/temp_000.nc"), c.url("variants/other_time_units.nc")], loadable_variables=[])
     assert not risky.ok
 
 
@@ -681,7 +681,7 @@ def _(c: Ctx):
             vds.vz.to_icechunk(ws.store)
             ws.commit("x")
         np.testing.assert_array_equal(c.read(session)["values"].values, np.arange(10, dtype="f4"))
-        report = vzskill.check.check([c.url(rel)])
+        report = vzskill.check([c.url(rel)])
         assert f"HDFParser(drop_variables=['{var}'])" in report.findings[0].message
 
 
@@ -694,7 +694,7 @@ def _(c: Ctx):
 def _(c: Ctx):
     vds = c.open("bad/lzf.nc", parser=HDFParser(drop_variables=["x"]))
     assert "x" not in vds.variables
-    report = vzskill.check.check([c.url("bad/lzf.nc")])
+    report = vzskill.check([c.url("bad/lzf.nc")])
     assert "uses the LZF filter, which has no Zarr codec" in report.findings[0].message
 
 
@@ -853,7 +853,7 @@ def _(c: Ctx):
     c.write(repo, c.open("variants/no_shuffle.nc"), group="no_shuffle")
     assert c.read(repo).sizes["time"] == 12
     np.testing.assert_array_equal(c.read(repo, "no_shuffle")["temperature"].values, c.expected[3]["temperature"].values)
-    report = vzskill.check.check([*c.urls, c.url("variants/no_shuffle.nc")])
+    report = vzskill.check([*c.urls, c.url("variants/no_shuffle.nc")])
     assert not report.ok and any(f.kind == "codecs" for f in report.findings)
 
 
@@ -1007,7 +1007,7 @@ def _(c: Ctx):
 @fix("stale-source")
 def _(c: Ctx):
     sources, local, repo, storage, written = _stale_setup(c, "stale-fix")
-    report = vzskill.verify.verify(storage)
+    report = vzskill.verify(storage)
     assert not report.ok
     assert {Path(s.file).name: s.reason for s in report.stale} == {"a.nc": "missing", "b.nc": "modified"}
     moved = written["a"].vz.rename_paths(lambda old: old.replace("/a.nc", "/a_moved.nc"))

@@ -17,7 +17,7 @@ import xarray as xr
 from vzskill import fixtures
 from vzskill.containers import create_repo
 from vzskill.parse import parse_files
-from vzskill.verify import verify
+from vzskill import verify
 from vzskill.write import virtualize
 
 from tests.verify_repos import write_repo

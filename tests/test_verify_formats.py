@@ -19,7 +19,7 @@ import zarr
 
 from tests.verify_repos import write_repo
 from vzskill import fixtures
-from vzskill.verify import verify
+from vzskill import verify
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -400,7 +400,7 @@ def test_zipped_zarr_and_ascii_table_on_s3(s3_endpoint: str, s3_client, make_buc
     from zarr.storage import ZipStore
 
     from tests.plugins.safety import TEST_KEY_ID, TEST_SECRET
-    from vzskill.check import check
+    from vzskill import check
     from vzskill.sources import Access
     from vzskill.write import virtualize
 

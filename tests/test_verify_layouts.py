@@ -11,7 +11,7 @@ import zarr
 
 from tests.verify_repos import write_repo
 from vzskill import fixtures
-from vzskill.verify import verify
+from vzskill import verify
 
 pytestmark = pytest.mark.timeout(120)
 

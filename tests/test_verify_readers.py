@@ -12,7 +12,7 @@ import vzskill
 from tests.verify_repos import write_repo
 from vzskill import source_readers
 from vzskill.source_readers import NoReader, SourceFile, SourceVariable, open_source, reader_for, register_reader
-from vzskill.verify import verify
+from vzskill import verify
 
 pytestmark = pytest.mark.timeout(120)
 

@@ -5,10 +5,8 @@ Public API (every name below is typed as the object it is):
 * write: ``virtualize(urls, repo, ...) -> WriteResult`` (raises ``VirtualizeError``, a ``SourceError`` for bad
   inputs);
 * describe: ``inspect_files(urls) -> list[FileInfo]``, ``inspect_file(url) -> FileInfo``, ``format_info(info)``;
-* check before writing: ``from vzskill.check import check`` -> ``CheckReport`` (findings: ``Finding``);
-* verify after writing: ``from vzskill.verify import verify`` -> ``VerifyReport``;
-  (``vzskill.check`` and ``vzskill.verify`` are the modules: a package attribute named like a submodule is
-  rebound to the module by the import system the first time the module is imported, so the verbs live there);
+* check before writing: ``check(urls, ...) -> CheckReport`` (findings: ``Finding``; module :mod:`vzskill.preflight`);
+* verify after writing: ``verify(repo, ...) -> VerifyReport`` (module :mod:`vzskill.verification`);
 * the environment: ``diagnose() -> DoctorReport``, ``UnsupportedStackError`` (:mod:`vzskill.doctor`);
 * problems: ``explain(exc, url=, variable=) -> Problem`` (one-line "problem -> fix", :mod:`vzskill.errors`);
 * repository locations: ``storage_for``, ``open_location``, ``RepositoryNotFound`` (:mod:`vzskill.repo`),
@@ -35,7 +33,6 @@ from vzskill.outcome import VirtualizeError, WriteResult
 from vzskill.sources import Access, Source, SourceError, parse_source, parse_sources
 
 if TYPE_CHECKING:
-    from vzskill.check import CheckReport
     from vzskill.containers import (
         add_containers,
         authorizations,
@@ -48,8 +45,10 @@ if TYPE_CHECKING:
     )
     from vzskill.findings import Finding
     from vzskill.inventory import FileInfo, VariableInfo, format_info, inspect_file, inspect_files
+    from vzskill.preflight import CheckReport, check
     from vzskill.registry import build_registry, check_registry
     from vzskill.repo import RepositoryNotFound, open_location, storage_for
+    from vzskill.verification import verify
     from vzskill.verify_report import VerifyReport
     from vzskill.write import virtualize
 
@@ -58,7 +57,9 @@ __version__ = "0.1.0"
 # name -> module, imported on first use (after the stack check): they need icechunk / xarray / VirtualiZarr
 _DEFERRED = {
     "virtualize": "vzskill.write",
-    "CheckReport": "vzskill.check",
+    "check": "vzskill.preflight",
+    "verify": "vzskill.verification",
+    "CheckReport": "vzskill.preflight",
     "Finding": "vzskill.findings",
     "VerifyReport": "vzskill.verify_report",
     "FileInfo": "vzskill.inventory",
@@ -100,6 +101,7 @@ __all__ = [
     "add_containers",
     "authorizations",
     "build_registry",
+    "check",
     "check_registry",
     "containers_for",
     "create_repo",
@@ -116,6 +118,7 @@ __all__ = [
     "repository_config",
     "source_prefixes",
     "storage_for",
+    "verify",
     "virtualize",
 ]
 

@@ -27,7 +27,7 @@ from vzskill.errors import quiet
 from vzskill.sources import Access
 
 if TYPE_CHECKING:
-    from vzskill.check import CheckReport
+    from vzskill.preflight import CheckReport
     from vzskill.verify_report import VerifyReport
 
 class _Parser(argparse.ArgumentParser):
@@ -142,7 +142,7 @@ def _finish_report(command: str, report: CheckReport | VerifyReport, as_json: bo
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    from vzskill.check import check
+    from vzskill import check
     from vzskill.cli_write import parallel_options
 
     with _Progress(None if not args.json else False) as progress:
@@ -156,7 +156,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_verify(args: argparse.Namespace) -> int:
     from vzskill.repo import RepositoryNotFound, open_location
-    from vzskill.verify import verify
+    from vzskill import verify
 
     access = _access(args)
     try:

@@ -1,4 +1,4 @@
-"""What :func:`vzskill.check.check` reports: a :class:`Finding` (one problem, one line, with its fix)."""
+"""What :func:`vzskill.check` reports: a :class:`Finding` (one problem, one line, with its fix)."""
 
 from __future__ import annotations
 

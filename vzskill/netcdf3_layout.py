@@ -3,7 +3,7 @@
 A small, independent reader of the classic header (the NetCDF "Classic Format Specification"):
 per variable its dimensions, shape, element type, ``begin`` (byte offset of its data, or of its
 first record) and whether it is a record variable; for the file the record size (the bytes of one
-record of every record variable). :mod:`vzskill.verify` uses it to place a reference
+record of every record variable). :mod:`vzskill.verification` uses it to place a reference
 ``(path, offset, length)`` at a logical position in the file, independently of the parser that
 wrote the reference. Values themselves are read with ``scipy.io.netcdf_file``.
 """

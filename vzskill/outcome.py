@@ -17,7 +17,7 @@ class VirtualizeError(RuntimeError):
     Attributes
     ----------
     report
-        The :class:`vzskill.check.CheckReport` when the check found errors, else None.
+        The :class:`vzskill.preflight.CheckReport` when the check found errors, else None.
     exit_code
         1 for findings (check errors), 2 when the write could not run.
     """

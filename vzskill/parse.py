@@ -1,7 +1,7 @@
 """Parse every source file exactly once, with the right VirtualiZarr parser.
 
 :func:`parse_files` is the first step of both ``vzskill check`` and ``vzskill virtualize``: the
-virtual datasets it returns are checked (:mod:`vzskill.check`) and then combined and written
+virtual datasets it returns are checked (:mod:`vzskill.preflight`) and then combined and written
 (:mod:`vzskill.write`) without parsing the files a second time.
 
 A file that cannot be parsed never raises: its :class:`ParsedFile` carries ``error``, one line

@@ -1,6 +1,6 @@
 """The check rules: each one a function ``rule(ctx) -> list[Finding]`` over the per-file descriptions.
 
-:data:`RULES` is the table :func:`vzskill.check.check` runs, in order. A :class:`Context` carries the
+:data:`RULES` is the table :func:`vzskill.check` runs, in order. A :class:`Context` carries the
 parsed files, their descriptions (:func:`vzskill.descriptions.describe_file`), the grid layout and
 the combine options; rules only read it. Messages are one line: ``name: what -> fix``; the odd file
 (the minority) is the one named.

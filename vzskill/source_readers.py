@@ -3,7 +3,7 @@
 Each reader opens one source with the format's own library and hands out variables that can
 
 * ``locate(offset, length)``: the logical start index of the block whose stored bytes begin at
-  ``offset`` (None: no block of this variable starts there) - how :mod:`vzskill.verify` places a
+  ``offset`` (None: no block of this variable starts there) - how :mod:`vzskill.verification` places a
   repository chunk in its source whatever the combine layout;
 * ``read(region)``: the stored values of a region, before any CF decoding (no mask, no
   scale/offset, no time decoding);

@@ -1,4 +1,4 @@
-"""Raw reads of Zarr sources for :mod:`vzskill.verify`: Zarr stores (directories / object prefixes) and zipped Zarr.
+"""Raw reads of Zarr sources for :mod:`vzskill.verification`: Zarr stores (directories / object prefixes) and zipped Zarr.
 
 A reference into a Zarr store is ``<store>/<array>/<chunk key>``: the chunk key names the block
 (:class:`ZarrSource`, :func:`zarr_root`). A zipped store (``.zarr.zip``, members STORED) is one

@@ -1,4 +1,4 @@
-"""The result of :func:`vzskill.verify.verify`: mismatches, stale sources, findings, counts."""
+"""The result of :func:`vzskill.verify`: mismatches, stale sources, findings, counts."""
 
 from __future__ import annotations
 

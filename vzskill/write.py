@@ -5,7 +5,7 @@
 2. **parse** - every file is parsed once (:func:`vzskill.parse.parse_files`; kerchunk references
    pointing to another folder/bucket extend the registry there);
 3. **preflight** - the concat dimension is resolved (:func:`vzskill.layout.infer_concat_dim`: one
-   file needs none), the parsed datasets are checked (:func:`vzskill.check.check`, errors abort),
+   file needs none), the parsed datasets are checked (:func:`vzskill.check`, errors abort),
    combined (:mod:`vzskill.combination`, global attributes by ``drop_conflicts``), and the
    repository's container prefixes are derived from the chunk paths the manifests reference
    (:func:`vzskill.containers.reference_prefixes`), each referenced root probed once;
@@ -145,7 +145,7 @@ def _stored_for_append(location: Location, plan: Plan, branch: str, access: Acce
 
 
 def _run_check(parsed: list[Any], plan: Plan, dims: Any, access: Access | None, registry: Any, step: Progress) -> Any:
-    from vzskill.check import check as run_check
+    from vzskill import check as run_check
 
     step("check", 0, 1)
     report = run_check(

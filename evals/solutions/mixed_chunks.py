@@ -16,8 +16,8 @@ def solve(task_dir: Path) -> None:
     import virtualizarr as vz
     import vzskill
     from virtualizarr.parsers import HDFParser
-    from vzskill.check import check
-    from vzskill.verify import verify
+    from vzskill import check
+    from vzskill import verify
 
     data = Path(task_dir).resolve() / "inputs" / "archive"
     files = [f"file://{p}" for p in sorted(data.glob("temp_*.nc"))]   # in time order

@@ -15,7 +15,7 @@ def solve(task_dir: Path) -> None:
     import virtualizarr as vz
     import vzskill
     from virtualizarr.parsers import HDFParser
-    from vzskill.verify import verify
+    from vzskill import verify
 
     root = Path(task_dir).resolve()
     storage = icechunk.local_filesystem_storage(str(root / "output" / "archive.icechunk"))

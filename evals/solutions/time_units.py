@@ -13,8 +13,8 @@ def solve(task_dir: Path) -> None:
     """vzskill.virtualize with the defaults; the check's warning about time units is expected."""
     import icechunk
     import vzskill
-    from vzskill.check import check
-    from vzskill.verify import verify
+    from vzskill import check
+    from vzskill import verify
 
     paths = sorted((Path(task_dir).resolve() / "inputs" / "archive").glob("temp_*.nc"))
     report = check(paths)
