@@ -101,8 +101,9 @@ def test_public_api_resolves_and_is_typed(tmp_path: Path) -> None:
         "import vzskill\n"
         "reveal_type(vzskill.virtualize)\n"
         "reveal_type(vzskill.inspect_files)\n"
-        "reveal_type(vzskill.open_location)\n"
+        "reveal_type(vzskill.storage_for)\n"
         "vzskill.no_such_name\n"
+        "vzskill.build_registry\n"
     )
     proc = _mypy(str(probe))
     out = proc.stdout
@@ -110,3 +111,19 @@ def test_public_api_resolves_and_is_typed(tmp_path: Path) -> None:
     assert "-> list[vzskill.inventory.FileInfo]" in out, out
     assert "-> icechunk" in out, out
     assert 'Module has no attribute "no_such_name"' in out, out  # no catch-all __getattr__ for type checkers
+    assert 'Module has no attribute "build_registry"' in out, out  # low-level helpers live in their modules
+
+
+def test_public_api_is_the_verbs_and_their_types() -> None:
+    """``__all__`` holds the verbs and their result / error types; the low-level helpers are in their modules."""
+    import vzskill
+    from vzskill.containers import declared_prefixes
+    from vzskill.registry import build_registry
+
+    low_level = {"build_registry", "check_registry", "add_containers", "authorizations", "containers_for",
+                 "declared_prefixes", "repository_config", "source_prefixes", "open_location"}
+    assert not low_level & set(vzskill.__all__)
+    assert {"virtualize", "check", "verify", "open_repo", "create_repo", "storage_for", "WriteResult"} <= set(
+        vzskill.__all__
+    )
+    assert callable(build_registry) and callable(declared_prefixes)

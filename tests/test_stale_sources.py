@@ -27,6 +27,7 @@ import vzskill
 from tests.plugins import servers
 from tests.plugins.safety import TEST_KEY_ID, TEST_SECRET
 from tests.plugins.servers import assert_same_values, local_series, repo_storage
+from vzskill.registry import build_registry
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -38,7 +39,7 @@ except ImportError:  # the verify module is optional for these tests
 
 def write_refs(storage, urls: list[str], access=None) -> None:
     """Virtualize ``urls`` (concat on time) with an explicit last_updated_at and commit."""
-    registry = vzskill.build_registry(urls, access)
+    registry = build_registry(urls, access)
     parts = [open_virtual_dataset(u, registry=registry, parser=HDFParser()) for u in urls]
     vds = xr.concat(parts, dim="time", coords="minimal", compat="override", combine_attrs="override")
     session = vzskill.create_repo(storage, urls, access).writable_session("main")
@@ -111,7 +112,7 @@ def test_local_source_written_in_the_same_second(tmp_path, local_copy):
     whole = int(time.time()) - 60
     os.utime(local_copy[0], (whole + 0.5, whole + 0.5))  # mtime x.5
     urls = [local_copy[0].as_uri()]
-    registry = vzskill.build_registry(urls)
+    registry = build_registry(urls)
     vds = open_virtual_dataset(urls[0], registry=registry, parser=HDFParser())
 
     def write(storage, seconds_after: float) -> None:
@@ -192,7 +193,7 @@ def test_s3_source_deleted(s3_client, s3_sources):
 def test_s3_source_overwritten_default_last_updated_at(s3_client, s3_sources, series_files):
     """Without an explicit last_updated_at, virtualizarr uses write time + 1 s: a later overwrite is caught too."""
     bucket, urls, access, storage = s3_sources
-    registry = vzskill.build_registry(urls, access)
+    registry = build_registry(urls, access)
     vds = open_virtual_dataset(urls[0], registry=registry, parser=HDFParser())
     session = vzskill.create_repo(storage, urls[:1], access).writable_session("main")
     vds.vz.to_icechunk(session.store)
