@@ -198,12 +198,14 @@ def _tamper(task_dir: Path, change: Callable[[Any], None], message: str = "tampe
 def _rewrite(task_dir: Path, files: list[str], root: Path | None = None, **open_options: Any) -> None:
     """Replace main with a virtual dataset of ``root/files`` (a wrong solution's result; root: the original task)."""
     import virtualizarr as vz
-    import vzskill
     from virtualizarr.parsers import HDFParser
 
+    from vzskill.containers import add_containers
+    from vzskill.registry import build_registry
+
     urls = [f"file://{(root or task_dir) / f}" for f in files]
-    repo = vzskill.add_containers(grade.repo_storage(grade.load_task(task_dir), task_dir), urls)
-    parts = vz.open_virtual_mfdataset(urls, registry=vzskill.build_registry(urls), parser=HDFParser(),
+    repo = add_containers(grade.repo_storage(grade.load_task(task_dir), task_dir), urls)
+    parts = vz.open_virtual_mfdataset(urls, registry=build_registry(urls), parser=HDFParser(),
                                       combine="nested", concat_dim="time", **open_options)
     with repo.transaction("main", message="wrong") as store:
         parts.vz.to_icechunk(store, mode="w")
@@ -279,9 +281,10 @@ def test_references_only_traps_fail(solved: Callable[[str], Path], tmp_path: Pat
     """Default loading stores the coordinates (chunks fails); a default xr.concat of all-virtual files
     broadcasts lat/lon to (time, lat) silently (values_equal fails on the dimensions)."""
     import virtualizarr as vz
-    import vzskill
     import xarray as xr
     from virtualizarr.parsers import HDFParser
+
+    from vzskill.registry import build_registry
 
     root = solved("references_only")
     task_dir = _copy(root, tmp_path)
@@ -291,7 +294,7 @@ def test_references_only_traps_fail(solved: Callable[[str], Path], tmp_path: Pat
     assert set(failed) == {"chunks"} and "time chunk" in failed["chunks"], failed
 
     urls = [f"file://{root / f}" for f in files]
-    parts = [vz.open_virtual_dataset(u, registry=vzskill.build_registry(urls), parser=HDFParser(), loadable_variables=[])
+    parts = [vz.open_virtual_dataset(u, registry=build_registry(urls), parser=HDFParser(), loadable_variables=[])
              for u in urls]
     broadcast = xr.concat(parts, dim="time")  # the default coords="different": lat/lon gain a time axis
     assert broadcast["lat"].dims == ("time", "lat")

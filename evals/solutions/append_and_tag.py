@@ -12,13 +12,16 @@ def solve(task_dir: Path) -> None:
     """batch1 -> main, tag v1; batch2/temp_002.nc appended (new container first), tag v2."""
     import icechunk
     import virtualizarr as vz
-    import vzskill
     import xarray as xr
     from virtualizarr.parsers import HDFParser
 
+    import vzskill
+    from vzskill.containers import add_containers
+    from vzskill.registry import build_registry
+
     data = Path(task_dir).resolve() / "inputs" / "batch1"
     urls = [f"file://{f}" for f in sorted(data.glob("temp_*.nc"))]
-    registry = vzskill.build_registry(urls)
+    registry = build_registry(urls)
     storage = icechunk.local_filesystem_storage(str(Path(task_dir) / "output" / "archive.icechunk"))
     repo = vzskill.create_repo(storage, urls)
     vds = vz.open_virtual_mfdataset(urls, registry=registry, parser=HDFParser())
@@ -27,8 +30,8 @@ def solve(task_dir: Path) -> None:
     repo.create_tag("v1", snapshot_id=repo.lookup_branch("main"))
 
     late = f"file://{Path(task_dir).resolve() / 'inputs' / 'batch2' / 'temp_002.nc'}"
-    repo = vzskill.add_containers(storage, [late])
-    step = vz.open_virtual_dataset(late, registry=vzskill.build_registry([late]), parser=HDFParser())
+    repo = add_containers(storage, [late])
+    step = vz.open_virtual_dataset(late, registry=build_registry([late]), parser=HDFParser())
     with repo.transaction("main", message="temp_002.nc") as store:
         step.vz.to_icechunk(store, append_dim="time")
     repo.create_tag("v2", snapshot_id=repo.lookup_branch("main"))

@@ -12,15 +12,17 @@ def solve(task_dir: Path) -> None:
     """A list of lists (members x time) combined nested along ["ensemble", "time"], one commit."""
     import icechunk
     import virtualizarr as vz
-    import vzskill
     from virtualizarr.parsers import HDFParser
+
+    import vzskill
+    from vzskill.registry import build_registry
 
     ensemble = Path(task_dir).resolve() / "inputs" / "runs"
     grid = [
         [f"file://{ensemble}/ens{member}/temp_{step:03d}.nc" for step in range(2)]
         for member in range(2)
     ]
-    registry = vzskill.build_registry([url for row in grid for url in row])
+    registry = build_registry([url for row in grid for url in row])
     combined = vz.open_virtual_mfdataset(
         grid, registry=registry, parser=HDFParser(), combine="nested",
         concat_dim=["ensemble", "time"], coords="minimal", compat="override",

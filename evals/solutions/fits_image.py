@@ -13,14 +13,16 @@ def solve(task_dir: Path) -> None:
     import icechunk
     import numpy as np
     import virtualizarr as vz
-    import vzskill
     import xarray as xr
     from astropy.io import fits
     from virtualizarr.parsers import FITSParser
 
+    import vzskill
+    from vzskill.registry import build_registry
+
     path = Path(task_dir).resolve() / "inputs" / "images" / "frame.fits"
     url = f"file://{path}"
-    registry = vzskill.build_registry([url])
+    registry = build_registry([url])
     vds = vz.open_virtual_dataset(url, registry=registry, parser=FITSParser())
     storage = icechunk.local_filesystem_storage(str(Path(task_dir) / "output" / "frame.icechunk"))
     repo = vzskill.create_repo(storage, [url])

@@ -13,13 +13,15 @@ def solve(task_dir: Path) -> None:
     import icechunk
     import numpy as np
     import virtualizarr as vz
-    import vzskill
     import xarray as xr
     from virtualizarr.parsers import HDFParser
 
+    import vzskill
+    from vzskill.registry import build_registry
+
     path = Path(task_dir).resolve() / "inputs" / "grouped" / "profiles.nc"
     url = f"file://{path}"
-    tree = vz.open_virtual_datatree(url, registry=vzskill.build_registry([url]), parser=HDFParser())
+    tree = vz.open_virtual_datatree(url, registry=build_registry([url]), parser=HDFParser())
     storage = icechunk.local_filesystem_storage(str(Path(task_dir) / "output" / "profiles.icechunk"))
     repo = vzskill.create_repo(storage, [url])
     with repo.transaction("main", message="all groups") as store:

@@ -13,14 +13,16 @@ def solve(task_dir: Path) -> None:
     """KerchunkJSONParser -> to_icechunk; the references keep pointing at inputs/data/*.nc."""
     import icechunk
     import virtualizarr as vz
-    import vzskill
     from virtualizarr.parsers import KerchunkJSONParser
+
+    import vzskill
+    from vzskill.registry import build_registry
 
     root = Path(task_dir).resolve()
     refs_url = f"file://{root}/inputs/refs/archive.json"
     data_urls = [f"file://{p}" for p in sorted((root / "inputs" / "data").glob("temp_*.nc"))]  # the files it points at
 
-    registry = vzskill.build_registry([refs_url, *data_urls])         # the references AND the data
+    registry = build_registry([refs_url, *data_urls])         # the references AND the data
     vds = vz.open_virtual_dataset(refs_url, registry=registry, parser=KerchunkJSONParser())
     storage = icechunk.local_filesystem_storage(str(root / "output" / "archive.icechunk"))
     repo = vzskill.create_repo(storage, data_urls)

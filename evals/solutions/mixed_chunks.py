@@ -14,17 +14,18 @@ def solve(task_dir: Path) -> None:
     """One array along time; the differently chunked file stored in the repository, the rest virtual."""
     import icechunk
     import virtualizarr as vz
-    import vzskill
     from virtualizarr.parsers import HDFParser
-    from vzskill import check
-    from vzskill import verify
+
+    import vzskill
+    from vzskill import check, verify
+    from vzskill.registry import build_registry
 
     data = Path(task_dir).resolve() / "inputs" / "archive"
     files = [f"file://{p}" for p in sorted(data.glob("temp_*.nc"))]   # in time order
     odd = {f.file for f in check(files).findings if f.kind == "chunks"}   # the files the findings name
     assert len(odd) == 1, odd
 
-    registry = vzskill.build_registry(files)
+    registry = build_registry(files)
     storage = icechunk.local_filesystem_storage(str(Path(task_dir) / "output" / "archive.icechunk"))
     repo = vzskill.create_repo(storage, files)
     for i, file_url in enumerate(files):

@@ -13,12 +13,14 @@ def solve(task_dir: Path) -> None:
     """NetCDF3Parser over the three files, nested along time, one commit."""
     import icechunk
     import virtualizarr as vz
-    import vzskill
     from virtualizarr.parsers import NetCDF3Parser
+
+    import vzskill
+    from vzskill.registry import build_registry
 
     paths = sorted((Path(task_dir).resolve() / "inputs" / "archive").glob("temp_*.nc"))
     urls = [f"file://{p}" for p in paths]
-    registry = vzskill.build_registry(urls)
+    registry = build_registry(urls)
     vds = vz.open_virtual_mfdataset(urls, registry=registry, parser=NetCDF3Parser(), combine="nested", concat_dim="time")
     storage = icechunk.local_filesystem_storage(str(Path(task_dir) / "output" / "archive.icechunk"))
     repo = vzskill.create_repo(storage, urls)

@@ -15,14 +15,16 @@ def solve(task_dir: Path) -> None:
     import icechunk
     import numpy as np
     import virtualizarr as vz
-    import vzskill
     import xarray as xr
     import zarr
     from virtualizarr.parsers import HDFParser
 
+    import vzskill
+    from vzskill.registry import build_registry
+
     paths = sorted((Path(task_dir).resolve() / "inputs" / "archive").glob("temp_*.nc"))
     urls = [f"file://{p}" for p in paths]
-    registry = vzskill.build_registry(urls)
+    registry = build_registry(urls)
     parts = [vz.open_virtual_dataset(u, registry=registry, parser=HDFParser(), loadable_variables=[]) for u in urls]
     combined = xr.concat(parts, dim="time", coords="minimal", compat="override")
     storage = icechunk.local_filesystem_storage(str(Path(task_dir) / "output" / "archive.icechunk"))

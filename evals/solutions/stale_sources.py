@@ -13,9 +13,11 @@ def solve(task_dir: Path) -> None:
     """verify(storage).stale -> output/stale.txt; the current files rewritten over main in a new commit."""
     import icechunk
     import virtualizarr as vz
-    import vzskill
     from virtualizarr.parsers import HDFParser
+
+    import vzskill
     from vzskill import verify
+    from vzskill.registry import build_registry
 
     root = Path(task_dir).resolve()
     storage = icechunk.local_filesystem_storage(str(root / "output" / "archive.icechunk"))
@@ -24,7 +26,7 @@ def solve(task_dir: Path) -> None:
     (root / "output" / "stale.txt").write_text("".join(f"{name}\n" for name in names))
 
     urls = [f"file://{p}" for p in sorted((root / "inputs" / "archive").glob("temp_*.nc"))]
-    current = vz.open_virtual_mfdataset(urls, registry=vzskill.build_registry(urls), parser=HDFParser(),
+    current = vz.open_virtual_mfdataset(urls, registry=build_registry(urls), parser=HDFParser(),
                                         combine="nested", concat_dim="time")
     repo = vzskill.open_repo(storage)
     with repo.transaction("main", message="re-virtualized the current files") as store:

@@ -12,9 +12,9 @@ SHOWN_IN = ['Mixed CF time units give silently wrong times']  # headings / gotch
 def solve(task_dir: Path) -> None:
     """vzskill.virtualize with the defaults; the check's warning about time units is expected."""
     import icechunk
+
     import vzskill
-    from vzskill import check
-    from vzskill import verify
+    from vzskill import check, verify
 
     paths = sorted((Path(task_dir).resolve() / "inputs" / "archive").glob("temp_*.nc"))
     report = check(paths)
