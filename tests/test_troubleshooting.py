@@ -42,18 +42,17 @@ import numpy as np
 import pytest
 import virtualizarr as vz
 import xarray as xr
-import zarr
 from obspec_utils.registry import ObjectStoreRegistry
 from obstore.store import LocalStore
 from virtualizarr.manifests import ManifestArray
 from virtualizarr.parsers import HDFParser, KerchunkJSONParser, NetCDF3Parser
 
 import vzskill
-import vzskill
 import vzskill.parse
-import vzskill
 from tests.plugins.docs_links import broken_links
 from vzskill import doctor, fixtures
+from vzskill.containers import add_containers, repository_config, source_prefixes
+from vzskill.registry import build_registry, check_registry
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "troubleshooting.md"
@@ -530,7 +529,7 @@ def _(c: Ctx):
 
 @fix("container-store")
 def _(c: Ctx):
-    config = vzskill.repository_config([c.data / "series" / "temp_000.nc", c.data / "bad" / "lzf.nc"])
+    config = repository_config([c.data / "series" / "temp_000.nc", c.data / "bad" / "lzf.nc"])
     assert list(config.virtual_chunk_containers) == [c.prefix]
     repo = icechunk.Repository.create(c.storage(), config, c.creds())
     c.write(repo, c.series[0])
@@ -557,7 +556,7 @@ def _(c: Ctx):
 
 @fix("prefix-mismatch-write")
 def _(c: Ctx):
-    assert vzskill.source_prefixes([c.data / "series" / "temp_000.nc", c.data / "variants" / "float64.nc"]) == [c.prefix]
+    assert source_prefixes([c.data / "series" / "temp_000.nc", c.data / "variants" / "float64.nc"]) == [c.prefix]
     repo = c.repo()
     c.write(repo, c.series[0])
     np.testing.assert_array_equal(c.read(repo)["temperature"].values, c.expected[0]["temperature"].values)
@@ -581,7 +580,7 @@ def _(c: Ctx):
 @fix("prefix-mismatch-read")
 def _(c: Ctx):
     storage, _ = _unvalidated_repo(c)
-    repo = vzskill.add_containers(storage, [c.data / "series" / "temp_000.nc"])
+    repo = add_containers(storage, [c.data / "series" / "temp_000.nc"])
     np.testing.assert_array_equal(c.read(repo)["temperature"].values, c.expected[0]["temperature"].values)
 
 
@@ -626,10 +625,10 @@ def _(c: Ctx):
     vds = vz.open_virtual_dataset(c.url("series/temp_000.nc"), registry=ObjectStoreRegistry({c.root: LocalStore(prefix=c.data)}), parser=HDFParser())
     assert set(vds.data_vars) == {"temperature", "precipitation"}
     with pytest.raises(vzskill.SourceError, match="looks like a regular expression"):
-        vzskill.check_registry({c.root + r"/.*\.nc": LocalStore(prefix=c.data)}, [c.url("series/temp_000.nc")])
+        check_registry({c.root + r"/.*\.nc": LocalStore(prefix=c.data)}, [c.url("series/temp_000.nc")])
     with pytest.raises(vzskill.SourceError, match=re.escape(f"register the store under {c.root + '/series'!r}")):
-        vzskill.check_registry({"file:///data/archive": LocalStore(prefix=c.data)}, [c.url("series/temp_000.nc")])
-    registry = vzskill.build_registry([c.url("series/temp_000.nc")])
+        check_registry({"file:///data/archive": LocalStore(prefix=c.data)}, [c.url("series/temp_000.nc")])
+    registry = build_registry([c.url("series/temp_000.nc")])
     vds = vz.open_virtual_dataset(c.url("series/temp_000.nc"), registry=registry, parser=HDFParser())
     np.testing.assert_array_equal(vds["lat"].values, c.expected[0]["lat"].values)
 
