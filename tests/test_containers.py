@@ -289,7 +289,7 @@ def test_reference_prefixes_cover_inputs_and_referenced_roots(tmp_path: Path) ->
     referenced = [(data_dir / "x.nc").as_uri(), (data_dir / "sub" / "y.nc").as_uri(), "s3://other/k/z.nc",
                   "https://h.example.org/d/w.nc"]
     got = reference_prefixes(inputs, referenced)
-    assert got == [refs_dir.as_uri() + "/", data_dir.as_uri() + "/", "s3://other/", "https://h.example.org/"]
+    assert got == [refs_dir.as_uri() + "/", data_dir.as_uri() + "/", "s3://other/k/", "https://h.example.org/"]
     # HDF5 inputs reference themselves: one container, as before
     own = [str(data_dir / "x.nc"), str(data_dir / "sub" / "y.nc")]
     assert reference_prefixes(own, [(data_dir / "x.nc").as_uri(), (data_dir / "sub" / "y.nc").as_uri()]) == [data_dir.as_uri() + "/"]

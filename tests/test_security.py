@@ -3,8 +3,8 @@
 * the secret (a distinctive test key in the environment) never appears in stdout, stderr or JSON of
   S3 CLI runs - successes, failures, ``VZSKILL_DEBUG=1`` tracebacks, icechunk debug logging asked for;
 * library WARN log lines (icechunk's "not safe for concurrent commits" ...) stay off the CLI's stderr;
-* a repository authorizes exactly the container prefixes of its sources: a reference outside them
-  is refused at write;
+* a repository authorizes exactly the container prefixes of its sources (their folder, also in an S3
+  bucket): a reference outside them is refused at write;
 * ``--anonymous`` (``Access(anonymous=True)``) is for the sources only, never the repository storage.
 """
 
@@ -96,7 +96,15 @@ def test_anonymous_is_never_applied_to_the_repository(s3_endpoint: str, s3_publi
     assert result.n_files == 2
     storage = repo_storage(s3_endpoint, bucket, "repo")
     assert icechunk.Repository.open(storage).lookup_branch("main") == result.snapshot_id
-    assert declared_prefixes(storage) == [f"s3://{s3_public_bucket}/"]  # the sources' root (remote: the bucket), only
+    folder = f"s3://{s3_public_bucket}/series/"  # the sources' common folder, not the whole bucket
+    assert declared_prefixes(storage) == [folder]
+    repo = open_repo(storage, access)
+    assert repo.authorized_virtual_container_prefixes == {folder}
+    session = repo.writable_session("main")
+    for outside in (f"s3://{s3_public_bucket}/other/x.nc", f"s3://{s3_public_bucket}/series2/x.nc"):
+        with pytest.raises(icechunk.IcechunkError) as info:  # elsewhere in the same bucket: refused at write
+            session.store.set_virtual_ref("temperature/c/0/0/0", outside, offset=0, length=8)
+        assert info.value.kind == icechunk.ErrorKind.NO_CONTAINER_FOR_VIRTUAL_CHUNK, info.value
     anonymous_storage = icechunk.s3_storage(bucket=bucket, prefix="repo", endpoint_url=s3_endpoint, region="us-east-1",
                                             allow_http=True, force_path_style=True, anonymous=True)
     with pytest.raises(Exception):  # noqa: B017 - the private bucket refuses unsigned requests (moto ACLs):

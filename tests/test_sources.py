@@ -112,9 +112,19 @@ def test_source_error_is_a_value_error() -> None:
 def test_parse_remote_source(url: str, scheme: str, root: str, path: str, bucket: str) -> None:
     s = parse_source(url)
     assert (s.scheme, s.root, s.path, s.bucket) == (scheme, root, path, bucket)
-    assert s.prefix == root + "/"
     assert s.url == normalize_url(url)
-    assert s.url == s.prefix + s.path
+    assert s.url == root + "/" + s.path
+    folder = url.split("://", 1)[1].rsplit("/", 1)[0] if scheme in ("s3", "gs", "az", "abfs") else ""
+    # object stores: the container prefix is the file's folder; HTTP: the host
+    assert s.prefix == (f"{scheme}://{folder}/" if folder else root + "/") and s.url.startswith(s.prefix)
+
+
+def test_object_store_sources_share_their_common_folder() -> None:
+    sources = parse_sources(["s3://b/series/2024/a.nc", "s3://b/series/2025/b.nc", "gs://g/x/c.nc", "s3://top/d.nc"])
+    assert [s.prefix for s in sources] == ["s3://b/series/", "s3://b/series/", "gs://g/x/", "s3://top/"]
+    assert [s.root for s in sources] == ["s3://b", "s3://b", "gs://g", "s3://top"]  # registry keys: the bucket
+    assert [s.prefix for s in parse_sources(["s3://b/series/a.nc", "s3://b/other/b.nc"])] == ["s3://b/", "s3://b/"]
+    assert parse_sources(["s3://b/seriesA/a.nc", "s3://b/seriesB/b.nc"])[0].prefix == "s3://b/"  # folders, not text
 
 
 def test_parse_local_source_root_is_its_directory(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import icechunk
 from icechunk.credentials import HttpAccess, LocalFileSystemAccess
 from icechunk.storage import azure_store
 
-from vzskill.sources import Access, Source, SourceError, SourceLike, local_path, parse_source, parse_sources, roots
+from vzskill.sources import Access, Source, SourceError, SourceLike, local_path, parse_source, parse_sources
 
 
 def container_store(source: Source, access: Access | None = None) -> Any:
@@ -74,7 +74,8 @@ def credential_for(prefix: str, access: Access | None = None) -> Any:
 
 
 def containers_for(urls: Iterable[SourceLike], access: Access | None = None) -> list[icechunk.VirtualChunkContainer]:
-    """One ``VirtualChunkContainer`` per root of ``urls`` (prefix = root + ``/``).
+    """One ``VirtualChunkContainer`` per container prefix of ``urls`` (:attr:`vzskill.sources.Source.prefix`: the
+    local files' common directory, the common folder of a bucket's files, an HTTP host).
 
     Parameters
     ----------
@@ -95,8 +96,16 @@ def containers_for(urls: Iterable[SourceLike], access: Access | None = None) -> 
     """
     return [
         icechunk.VirtualChunkContainer(source.prefix, container_store(source, access))
-        for source in roots(parse_sources(urls)).values()
+        for source in _by_prefix(parse_sources(urls))
     ]
+
+
+def _by_prefix(sources: Iterable[Source]) -> list[Source]:
+    """One source per container prefix, first-seen order."""
+    out: dict[str, Source] = {}
+    for source in sources:
+        out.setdefault(source.prefix, source)
+    return list(out.values())
 
 
 def repository_config(
@@ -168,14 +177,14 @@ def source_prefixes(urls: Iterable[SourceLike]) -> list[str]:
     Returns
     -------
     list[str]
-        One prefix per root, first-seen order.
+        One prefix per root (for object stores: the common folder of that bucket's files), first-seen order.
 
     Raises
     ------
     SourceError
         As :func:`vzskill.sources.parse_sources`.
     """
-    return [s.prefix for s in roots(parse_sources(urls)).values()]
+    return [s.prefix for s in _by_prefix(parse_sources(urls))]
 
 
 def covered(prefix: str, prefixes: Iterable[str]) -> bool:

@@ -6,8 +6,10 @@ prefix and the authorization key can never drift apart.
 
 Rules (icechunk 2.3 / obspec-utils 0.9):
 
-* object stores (``s3://``, ``gs://``, ``az://``, ``abfs://``): one root per bucket/container,
-  registry key ``s3://bucket``, container prefix ``s3://bucket/``;
+* object stores (``s3://``, ``gs://``, ``az://``, ``abfs://``): one root per bucket/container, registry key
+  ``s3://bucket``; the container prefix (and authorization key) is the sources' common folder in that bucket,
+  ``s3://bucket/series/`` (``s3://bucket/`` when a file sits at the top of the bucket), so a repository is
+  authorized for the folder it references, not for the whole bucket;
 * HTTP(S): one root per scheme + host (+ port), key ``https://host:port``, prefix ``https://host:port/``;
 * local files (plain paths or ``file://``): one root per *directory tree* - the common parent
   directory of all local files, key ``file:///abs/dir``, prefix ``file:///abs/dir/``.
@@ -16,6 +18,7 @@ Rules (icechunk 2.3 / obspec-utils 0.9):
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -112,18 +115,21 @@ class Source:
     """One source file, normalised.
 
     ``url`` is what goes into the chunk manifests; ``root`` is the registry key;
-    ``prefix`` (= ``root + "/"``) is the icechunk container prefix and authorization key;
-    ``path`` is the object key below ``root`` (what the store rooted at ``root`` sees).
+    ``path`` is the object key below ``root`` (what the store rooted at ``root`` sees);
+    ``folder`` is the container prefix of an object-store source (the common folder of the sources parsed
+    together, ending in ``/``; empty: ``root + "/"``).
     """
 
     url: str
     scheme: str
     root: str
     path: str
+    folder: str = field(default="", compare=False)  # derived from the set parsed together, not identity
 
     @property
     def prefix(self) -> str:
-        return self.root.rstrip("/") + "/"
+        """The icechunk container prefix and authorization key (ends in ``/``; ``url`` starts with it)."""
+        return self.folder or self.root.rstrip("/") + "/"
 
     @property
     def bucket(self) -> str:
@@ -216,11 +222,21 @@ def parse_source(url: str | os.PathLike[str], local_root: str | None = None) -> 
         root = file_url(root_dir)
         return Source(url=full, scheme="file", root=root, path=file_path[len(root_dir) + 1 :])
     root = f"{scheme}://{parsed.netloc}"
-    return Source(url=full, scheme=scheme, root=root, path=parsed.path.lstrip("/"))
+    path = parsed.path.lstrip("/")
+    folder = _folder(root, [path]) if scheme in OBJECT_STORE_SCHEMES else ""
+    return Source(url=full, scheme=scheme, root=root, path=path, folder=folder)
+
+
+def _folder(root: str, paths: Iterable[str]) -> str:
+    """``s3://bucket`` + keys ``["series/a.nc", "series/b.nc"]`` -> ``s3://bucket/series/`` (their common folder)."""
+    dirs = [posixpath.dirname(p) for p in paths]
+    common = "" if "" in dirs else posixpath.commonpath(dirs)
+    return root.rstrip("/") + "/" + (common + "/" if common else "")
 
 
 def parse_sources(urls: Iterable[SourceLike]) -> list[Source]:
-    """Describe many URLs; local files share one root (their common parent directory).
+    """Describe many URLs; local files share one root (their common parent directory), the files of one bucket one
+    container folder (their common folder: ``Source.prefix``).
 
     Parameters
     ----------
@@ -244,7 +260,13 @@ def parse_sources(urls: Iterable[SourceLike]) -> list[Source]:
     full = {i: normalize_url(u) for i, u in enumerate(items) if not isinstance(u, Source)}
     local_dirs = [os.path.dirname(local_path(u)) for u in full.values() if u.startswith("file://")]
     local_root = os.path.commonpath(local_dirs) if local_dirs else None
-    return [u if isinstance(u, Source) else parse_source(full[i], local_root=local_root) for i, u in enumerate(items)]
+    parsed = [u if isinstance(u, Source) else parse_source(full[i], local_root=local_root) for i, u in enumerate(items)]
+    keys: dict[str, list[str]] = {}
+    for i, source in enumerate(parsed):
+        if i in full and source.scheme in OBJECT_STORE_SCHEMES:
+            keys.setdefault(source.root, []).append(source.path)
+    folders = {root: _folder(root, paths) for root, paths in keys.items()}
+    return [replace(s, folder=folders[s.root]) if i in full and s.root in folders else s for i, s in enumerate(parsed)]
 
 
 def roots(sources: Iterable[Source]) -> dict[str, Source]:
