@@ -20,7 +20,10 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
+
+if TYPE_CHECKING:
+    from vzskill.outcome import WriteResult
 
 __all__ = ["Layout", "layout_from_args", "load_grid", "group_by_regex", "format_result", "add_parallel_arguments",
            "parallel_options", "PARALLEL_MODES"]
@@ -135,7 +138,7 @@ def _short(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
 
-def format_result(result: Any, repo: str) -> list[str]:
+def format_result(result: WriteResult, repo: str) -> list[str]:
     """Human output of a write: the summary line, then how it was combined and what was dropped."""
     verb = "appended" if result.appended else "wrote"
     lines = [
@@ -150,12 +153,11 @@ def format_result(result: Any, repo: str) -> list[str]:
             f"  global attributes dropped (values differ between files/stored data, drop_conflicts): {', '.join(result.dropped_attrs)}"
         )
     lines.append(f"  virtual chunk containers: {', '.join(result.containers)}")
-    skipped, inserted = getattr(result, "skipped", None) or [], getattr(result, "inserted", None) or []
-    if skipped:
-        lines.append(f"  skipped (already in the repository): {', '.join(_short(u) for u in skipped)}")
-    if inserted:
-        lines.append(f"  inserted before the stored tail: {', '.join(_short(u) for u in inserted)}")
-    if (getattr(result, "attempts", 1) or 1) > 1:
+    if result.skipped:
+        lines.append(f"  skipped (already in the repository): {', '.join(_short(u) for u in result.skipped)}")
+    if result.inserted:
+        lines.append(f"  inserted before the stored tail: {', '.join(_short(u) for u in result.inserted)}")
+    if result.attempts > 1:
         lines.append(f"  attempts: {result.attempts} (other writers committed first; redone on their tip)")
     lines.extend(f"warning: {w}" for w in result.warnings)
     return lines

@@ -38,6 +38,7 @@ from vzskill.append import (
 )
 from vzskill.combination import merge_attrs
 from vzskill.outcome import VirtualizeError
+from vzskill.parse import ParsedFile
 from vzskill.registry import build_registry
 from vzskill.sources import Access, display_name, local_path
 
@@ -366,15 +367,18 @@ def _size_now(url: str, registry: Any) -> int | None:
         return -1  # there, size unknown
 
 
-def source_guard(parsed: Sequence[Any], access: Access | None) -> Callable[[Sequence[str]], None]:
+def source_guard(parsed: Sequence[ParsedFile], access: Access | None,
+                 registry: Any = None) -> Callable[[Sequence[str]], None]:
     """A check run right before the commit: every written source still exists with the size it was parsed at.
 
     One metadata request per remote file (16 at a time, on the keep-alive connections of one
-    registry), one ``stat`` per local file.
+    registry: ``registry``, the one the files were parsed through, else one built here), one
+    ``stat`` per local file.
     """
-    sizes = {p.url: getattr(p, "size", None) for p in parsed}
+    sizes = {p.url: p.size for p in parsed}
     remote = [u for u in sizes if not u.startswith("file://")]
-    registry = build_registry(remote, access) if remote else None
+    if remote and registry is None:
+        registry = build_registry(remote, access)
 
     def confirm(urls: Sequence[str]) -> None:
         from concurrent.futures import ThreadPoolExecutor

@@ -21,36 +21,26 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
+from typing import Any, Iterable, Literal, Mapping, Sequence, cast
 
 import icechunk
 import xarray as xr
 
-from vzskill.combination import ConcatChoice, choose, combine as combine_datasets, flatten, is_nested, merge_attrs, nest
-from vzskill.commit import DEFAULT_RETRIES, Files, commit_write, read_stored, source_guard
+from vzskill.combination import ConcatChoice, choose, combine as combine_datasets, merge_attrs, nest
+from vzskill.commit import DEFAULT_RETRIES, Committed, Files, commit_write, read_stored, source_guard
 from vzskill.containers import covered, reference_prefixes, source_prefixes
 from vzskill.outcome import ATTRS_RULE, VirtualizeError, WriteResult
-from vzskill.registry import build_registry
+from vzskill.parse import ParsedFile
+from vzskill.preflight import CheckReport
+from vzskill.registry import SourceRegistry, build_registry
 from vzskill.repo import RepositoryNotFound, describe, open_location, prepare_location, storage_for
-from vzskill.sources import Access, Source, display_name, local_path, parse_source, parse_sources
+from vzskill.plan import Options, Plan, Progress, make_plan, quiet
+from vzskill.sources import Access, Source, display_name, local_path, parse_source
 
-__all__ = ["virtualize", "WriteResult", "VirtualizeError", "storage_for", "count_refs", "prepare_repo", "ATTRS_RULE"]
+__all__ = ["virtualize", "WriteResult", "VirtualizeError", "storage_for", "count_refs", "prepare_repo", "ATTRS_RULE",
+           "Plan", "Options", "make_plan", "run"]
 
-Progress = Callable[[str, int, int], None]
 Location = Any  # icechunk.Repository | icechunk.Storage | str | os.PathLike[str]
-
-
-@dataclass
-class Plan:
-    """What a write will do, decided before any file is read."""
-
-    layout: Any  # the full URLs, flat or nested like the input
-    urls: list[str]  # flat, row-major
-    sources: list[Source]
-    concat_dim: str | list[str] | None
-    combine: str
-    append: bool
-    grid: bool
 
 
 @dataclass
@@ -69,57 +59,33 @@ def _first_line(text: str) -> str:
     return (str(text).strip().splitlines() or [""])[0]
 
 
-# --------------------------------------------------------------------------- 1. plan
-
-
-def make_plan(urls: Any, concat_dim: Any, combine: str, append: bool, loadable_variables: Any) -> Plan:
-    """Describe the URLs once and refuse argument combinations that cannot work (nothing is read)."""
-    raw = list(urls) if not isinstance(urls, (str, os.PathLike)) else [urls]
-    grid = is_nested(raw)
-    flat_raw = [os.fspath(u) for u in flatten(raw)]
-    sources = parse_sources(flat_raw)
-    layout = nest([s.url for s in sources], raw) if grid else [s.url for s in sources]
-    if isinstance(concat_dim, tuple):
-        concat_dim = list(concat_dim)
-    if combine not in ("nested", "by_coords"):
-        raise VirtualizeError(f"unknown combine {combine!r} -> 'nested' or 'by_coords'")
-    if combine == "by_coords":
-        if concat_dim:
-            raise VirtualizeError(
-                "combine='by_coords' orders files by their loaded coordinates and takes no concat_dim -> "
-                "drop concat_dim, or use combine='nested'"
-            )
-        if loadable_variables is not None:
-            raise VirtualizeError(
-                "combine='by_coords' needs every dimension coordinate loaded -> leave loadable_variables=None, "
-                "or use combine='nested' with concat_dim"
-            )
-        if grid:
-            raise VirtualizeError("combine='by_coords' takes a flat list of files -> flatten the grid, or use combine='nested'")
-    if append and (grid or isinstance(concat_dim, list) and len(concat_dim) > 1):
-        raise VirtualizeError("append adds files along ONE dimension -> pass a flat list of files and one concat_dim")
-    if isinstance(concat_dim, list) and len(concat_dim) == 1 and not grid:
-        concat_dim = concat_dim[0]
-    return Plan(layout, [s.url for s in sources], sources, concat_dim, combine, append, grid)
-
-
 # --------------------------------------------------------------------------- 2. parse
 
 
-def parse_all(plan: Plan, registry: Any, *, access: Access | None, parallel: Any, step: Progress,
-              loadable_variables: Any, drop_variables: Any, group: str | None = None,
-              workers: int | None = None) -> list[Any]:
-    """Parse every file once, in order. Without a caller registry, parse builds (and extends) its own."""
+def reader_for(plan: Plan, options: Options) -> SourceRegistry:
+    """The registry every file is read through: the caller's, or one store per root of the plan's sources
+    (extended to the roots Kerchunk/Zarr references point to). A missing directory / bad account fails
+    here, in one line (exit 2)."""
+    if options.registry is not None:
+        return SourceRegistry.wrap(options.registry)
+    registry = SourceRegistry.wrap(build_registry(plan.sources, options.access), access=options.access)
+    registry.extend = True
+    return registry
+
+
+def parse_all(plan: Plan, registry: SourceRegistry, options: Options) -> list[ParsedFile]:
+    """Parse every file once, in order (:func:`vzskill.parse.parse_files`)."""
     from vzskill.parse import parse_files
 
-    options: dict[str, Any] = dict(loadable_variables=loadable_variables, drop_variables=drop_variables, access=access,
-                                   group=group)
-    if workers is not None:
-        options["workers"] = workers
+    step = options.step
     n = len(plan.urls)
     step("parse", 0, n)
-    parsed = parse_files(plan.urls, registry, parallel=parallel, progress=lambda done, total: step("parse", done, total),
-                         **options)
+    extra: dict[str, Any] = {} if options.workers is None else {"workers": options.workers}
+    parsed = parse_files(
+        plan.urls, registry, parallel=options.parallel, progress=lambda done, total: step("parse", done, total),
+        loadable_variables=options.loadable_variables, drop_variables=options.drop_variables,
+        access=options.access, group=options.group, **extra,
+    )
     step("parse", n, n)
     return parsed
 
@@ -144,20 +110,20 @@ def _stored_for_append(location: Location, plan: Plan, branch: str, access: Acce
     return stored
 
 
-def _run_check(parsed: list[Any], plan: Plan, dims: Any, access: Access | None, registry: Any, step: Progress) -> Any:
-    from vzskill import check as run_check
+def _run_check(parsed: list[ParsedFile], plan: Plan, dims: Any, options: Options) -> CheckReport:
+    from vzskill.preflight import check as run_check
 
-    step("check", 0, 1)
+    options.step("check", 0, 1)
     report = run_check(
-        nest(parsed, plan.layout) if plan.grid else parsed, concat_dim=dims, access=access, registry=registry,
-        combine=plan.combine, coords="minimal", data_vars="minimal",
+        nest(parsed, plan.layout) if plan.grid else parsed, concat_dim=dims, access=options.access,
+        registry=options.registry, combine=plan.combine, coords="minimal", data_vars="minimal",
     )
-    step("check", 1, 1)
+    options.step("check", 1, 1)
     if report.ok:
         return report
-    fatal = getattr(report, "fatal", None)
-    if fatal:
-        raise VirtualizeError(f"check could not run, nothing written: {_first_line(fatal)}", report=report, exit_code=2)
+    if report.fatal:
+        raise VirtualizeError(f"check could not run, nothing written: {_first_line(report.fatal)}", report=report,
+                              exit_code=2)
     errors = [f for f in report.findings if f.severity == "error"]
     more = f" (+{len(errors) - 1} more: see `vzskill check`)" if len(errors) > 1 else ""
     raise VirtualizeError(
@@ -185,11 +151,11 @@ def _refuse_empty(plan: Plan, datasets: list[xr.Dataset]) -> None:
         )
 
 
-def _dims_for_check(plan: Plan, parsed: list[Any]) -> Any:
+def _dims_for_check(plan: Plan, parsed: list[ParsedFile]) -> Any:
     """Some files failed to parse: the concat dim of the others, so the check reports the failures, not a layout."""
     if plan.concat_dim is not None or plan.combine == "by_coords":
         return plan.concat_dim
-    ok = [p.dataset for p in parsed if not getattr(p, "error", None)]
+    ok = [p.dataset for p in parsed if p.error is None and p.dataset is not None]
     try:
         return choose(ok, None, grid=False).value if len(ok) > 1 else None
     except VirtualizeError:
@@ -203,7 +169,7 @@ def reference_urls(datasets: Sequence[xr.Dataset]) -> list[str]:
     return list(from_parse(list(datasets)))
 
 
-def probe_references(prefixes: list[str], refs: list[str], inputs: list[str], access: Access | None) -> None:
+def probe_references(prefixes: list[str], refs: list[str], inputs: Sequence[Source | str], access: Access | None) -> None:
     """Read the metadata of one referenced object below every prefix the input files do not cover.
 
     Raises
@@ -245,36 +211,11 @@ def probe_references(prefixes: list[str], refs: list[str], inputs: list[str], ac
             ) from None
 
 
-def preflight(plan: Plan, parsed: list[Any], *, location: Location, branch: str, check: bool, access: Access | None,
-              registry: Any, storage_access: Access | None, step: Progress,
-              coords: Mapping[str, Sequence[Any]] | None) -> Prepared:
-    """Resolve the concat dim, check, combine and derive the containers; raises before anything is written."""
-    failed = [p for p in parsed if getattr(p, "error", None)]
-    stored = _stored_for_append(location, plan, branch, access, storage_access) if plan.append else None
-    datasets = [p.dataset for p in parsed] if not failed else []
-    layout_error: VirtualizeError | None = None
+def _combine(plan: Plan, datasets: list[xr.Dataset], choice: ConcatChoice, options: Options) -> xr.Dataset:
+    """The files combined as the plan says, global attributes merged (drop_conflicts) in ``.attrs``."""
     try:
-        choice = _choose(plan, datasets, stored) if datasets else ConcatChoice([], "")
-    except VirtualizeError as exc:
-        if not check:
-            raise
-        layout_error, choice = exc, ConcatChoice([], "")  # the check's findings (more precise) win
-    report = None
-    if check:
-        dims = choice.value if datasets and layout_error is None else _dims_for_check(plan, parsed)
-        report = _run_check(parsed, plan, dims, access, registry, step)
-        if plan.combine == "by_coords" and report.concat_dim:
-            dims = [report.concat_dim] if isinstance(report.concat_dim, str) else list(report.concat_dim)
-            choice = ConcatChoice(dims, f"{', '.join(dims)}: ordered by the files' coordinates (by_coords)")
-    if failed:
-        more = f" (+{len(failed) - 1} more files failed)" if len(failed) > 1 else ""
-        raise VirtualizeError(_first_line(failed[0].error) + more)
-    if layout_error is not None:
-        raise layout_error
-    _refuse_empty(plan, datasets)
-    step("combine", 0, 1)
-    try:
-        combined = combine_datasets(nest(datasets, plan.layout) if plan.grid else datasets, choice, plan.combine, coords)
+        combined = combine_datasets(nest(datasets, plan.layout) if plan.grid else datasets, choice, plan.combine,
+                                    options.coords)
     except VirtualizeError:
         raise
     except Exception as exc:  # noqa: BLE001 - xarray/virtualizarr combine errors
@@ -282,12 +223,42 @@ def preflight(plan: Plan, parsed: list[Any], *, location: Location, branch: str,
         raise VirtualizeError(
             f"cannot combine the files along {along!r}: {_first_line(str(exc))} -> run `vzskill check` on them"
         ) from exc
-    attrs, dropped = merge_attrs([ds.attrs for ds in datasets])
-    combined.attrs = attrs
-    step("combine", 1, 1)
+    return combined
+
+
+def preflight(plan: Plan, parsed: list[ParsedFile], location: Location, options: Options) -> Prepared:
+    """Resolve the concat dim, check, combine and derive the containers; raises before anything is written."""
+    failed = [p for p in parsed if p.error is not None]
+    stored = _stored_for_append(location, plan, options.branch, options.access, options.storage_access) \
+        if plan.append else None
+    datasets = [p.dataset for p in parsed if p.dataset is not None] if not failed else []
+    layout_error: VirtualizeError | None = None
+    try:
+        choice = _choose(plan, datasets, stored) if datasets else ConcatChoice([], "")
+    except VirtualizeError as exc:
+        if not options.check:
+            raise
+        layout_error, choice = exc, ConcatChoice([], "")  # the check's findings (more precise) win
+    report = None
+    if options.check:
+        dims = choice.value if datasets and layout_error is None else _dims_for_check(plan, parsed)
+        report = _run_check(parsed, plan, dims, options)
+        if plan.combine == "by_coords" and report.concat_dim:
+            dims = [report.concat_dim] if isinstance(report.concat_dim, str) else list(report.concat_dim)
+            choice = ConcatChoice(dims, f"{', '.join(dims)}: ordered by the files' coordinates (by_coords)")
+    if failed:
+        more = f" (+{len(failed) - 1} more files failed)" if len(failed) > 1 else ""
+        raise VirtualizeError(_first_line(failed[0].error or "") + more)
+    if layout_error is not None:
+        raise layout_error
+    _refuse_empty(plan, datasets)
+    options.step("combine", 0, 1)
+    combined = _combine(plan, datasets, choice, options)
+    combined.attrs, dropped = merge_attrs([ds.attrs for ds in datasets])
+    options.step("combine", 1, 1)
     refs = reference_urls(datasets)
-    prefixes = reference_prefixes(plan.urls, refs)
-    probe_references(prefixes, refs, plan.urls, access)
+    prefixes = reference_prefixes(cast(list[Any], plan.sources), refs)  # Sources pass through (SourceLike)
+    probe_references(prefixes, refs, plan.sources, options.access)
     warnings = [f.message for f in report.findings if f.severity == "warning"] if report is not None else []
     return Prepared(combined, choice, prefixes, dropped, warnings, datasets)
 
@@ -307,6 +278,60 @@ def prepare_repo(location: Location, urls: Sequence[str], access: Access | None 
                  storage_access: Access | None = None) -> icechunk.Repository:
     """The repository, created if needed, declaring + authorizing a container for every source root."""
     return prepare_location(location, source_prefixes(urls), access, storage_access_=storage_access)
+
+
+# --------------------------------------------------------------------------- 4. commit
+
+
+def commit_prepared(plan: Plan, ready: Prepared, parsed: list[ParsedFile], registry: SourceRegistry,
+                    location: Location, options: Options) -> WriteResult:
+    """Create/prepare the repository for the prepared containers and write in ONE commit (or raise, nothing committed)."""
+    repo = prepare_location(location, ready.prefixes, options.access, storage_access_=options.storage_access)
+    along = ready.choice.value
+    verb = "append" if plan.append else "virtualize"
+    default = f"vzskill: {verb} {len(plan.urls)} file(s)" + (
+        f" along {along if isinstance(along, str) else ', '.join(along)}" if along else ""
+    )
+    how, coords = plan.combine, options.coords
+    files = Files(plan.urls, ready.datasets, lambda parts: combine_datasets(parts, ready.choice, how, coords)) \
+        if plan.append else None
+    done = commit_write(
+        repo, ready.combined, branch=options.branch, concat_dim=along if isinstance(along, str) else None,
+        append=plan.append, message=options.message or default, dropped=ready.dropped, retries=options.retries,
+        step=options.step, files=files, backoff=options.backoff,
+        confirm=source_guard(parsed, options.access, registry), urls=plan.urls,
+    )
+    return _result(plan, ready, done, location, options.branch)
+
+
+def _result(plan: Plan, ready: Prepared, done: Committed, location: Location, branch: str) -> WriteResult:
+    written = done.written if done.written is not None else ready.combined
+    return WriteResult(
+        snapshot_id=done.snapshot_id,
+        branch=branch,
+        n_files=len(plan.urls),
+        variables=sorted(str(v) for v in written.data_vars),
+        nrefs=count_refs(done.written) if done.written is not None else 0,
+        repo=describe(location),
+        appended=plan.append,
+        dims={str(k): int(v) for k, v in written.sizes.items()},
+        warnings=ready.warnings,
+        concat_dim=ready.choice.value,
+        concat_reason=ready.choice.reason,
+        dropped_attrs=done.dropped,
+        containers=ready.prefixes,
+        skipped=done.skipped,
+        inserted=done.inserted,
+        attempts=done.attempts,
+    )
+
+
+def run(plan: Plan, location: Location, options: Options, registry: SourceRegistry | None = None) -> WriteResult:
+    """plan -> parse -> preflight -> commit: one commit of every file in ``plan`` (or nothing)."""
+    registry = registry if registry is not None else reader_for(plan, options)
+    parsed = parse_all(plan, registry, options)
+    ready = preflight(plan, parsed, location, options)
+    return commit_prepared(plan, ready, parsed, registry, location, options)
 
 
 # --------------------------------------------------------------------------- the pipeline
@@ -380,45 +405,13 @@ def virtualize(
     vzskill.sources.SourceError
         A URL or location that cannot be described. In every failure case nothing is committed.
     """
-    step = progress or (lambda stage, done, total: None)
     if isinstance(loadable_variables, tuple):
         loadable_variables = list(loadable_variables)
+    options = Options(
+        branch=branch, message=message, check=check, access=access, storage_access=storage_access, registry=registry,
+        parallel=parallel, workers=workers, group=group, loadable_variables=loadable_variables,
+        drop_variables=drop_variables, coords=coords, retries=conflict_retries, backoff=conflict_backoff,
+        step=progress or quiet,
+    )
     plan = make_plan(urls, concat_dim, combine, append, loadable_variables)
-    if registry is None:
-        build_registry(plan.sources, access)  # a missing directory / bad account fails here, in one line (exit 2)
-    parsed = parse_all(plan, registry, access=access, parallel=parallel, step=step,
-                       loadable_variables=loadable_variables, drop_variables=drop_variables, group=group,
-                       workers=workers)
-    ready = preflight(plan, parsed, location=repo_or_storage, branch=branch, check=check, access=access,
-                      registry=registry, storage_access=storage_access, step=step, coords=coords)
-    repo = prepare_location(repo_or_storage, ready.prefixes, access, storage_access_=storage_access)
-    along = ready.choice.value
-    default = f"vzskill: {'append' if append else 'virtualize'} {len(plan.urls)} file(s)" + (
-        f" along {along if isinstance(along, str) else ', '.join(along)}" if along else ""
-    )
-    how = plan.combine
-    files = Files(plan.urls, ready.datasets, lambda parts: combine_datasets(parts, ready.choice, how, coords)) if append else None
-    done = commit_write(
-        repo, ready.combined, branch=branch, concat_dim=along if isinstance(along, str) else None, append=append,
-        message=message or default, dropped=ready.dropped, retries=conflict_retries, step=step, files=files,
-        backoff=conflict_backoff, confirm=source_guard(parsed, access), urls=plan.urls,
-    )
-    written = done.written if done.written is not None else ready.combined
-    return WriteResult(
-        snapshot_id=done.snapshot_id,
-        branch=branch,
-        n_files=len(plan.urls),
-        variables=sorted(str(v) for v in written.data_vars),
-        nrefs=count_refs(done.written) if done.written is not None else 0,
-        repo=describe(repo_or_storage),
-        appended=append,
-        dims={str(k): int(v) for k, v in written.sizes.items()},
-        warnings=ready.warnings,
-        concat_dim=along,
-        concat_reason=ready.choice.reason,
-        dropped_attrs=done.dropped,
-        containers=ready.prefixes,
-        skipped=done.skipped,
-        inserted=done.inserted,
-        attempts=done.attempts,
-    )
+    return run(plan, repo_or_storage, options)
