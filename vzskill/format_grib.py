@@ -32,14 +32,37 @@ def _refuse(url: str, what: str, fix: str, variable: str | None = None) -> Parse
 
 
 def _node_store(tree: Any, path: str, registry: Any) -> Any:
-    """A ManifestStore of one node of the virtual tree (its arrays, dims and attributes kept)."""
-    ds = tree[path].to_dataset()
+    """A ManifestStore of one node of the virtual tree (its arrays, dims and attributes kept; "" = the root)."""
+    ds = (tree[path] if path else tree).to_dataset()
     arrays = {str(name): manifest_array(var) for name, var in ds.variables.items()}
     return manifest_store(arrays, ds.attrs, registry, [str(c) for c in ds.coords])
 
 
 def _data_nodes(tree: Any) -> list[str]:
     return [node.path.strip("/") for node in tree.subtree if node.data_vars]
+
+
+def _read_whole(store: Any, path: str) -> bytes:
+    """The whole object: its first block (already in memory when parse prefetched it) + the rest, if any."""
+    from vzskill.reading import BLOCK
+
+    size = int(store.head(path)["size"])
+    first = bytes(store.get_range(path, start=0, end=min(size, BLOCK)))
+    return first + (bytes(store.get_range(path, start=BLOCK, end=size)) if size > BLOCK else b"")
+
+
+class _OneFile:
+    """A registry that resolves the file's URL to the bytes already fetched (an obstore MemoryStore):
+    gribberish's parser reads the whole file again through ``registry.resolve``; this serves that read."""
+
+    def __init__(self, path: str, data: bytes) -> None:
+        from obstore.store import MemoryStore
+
+        self.path, self.store = path, MemoryStore()
+        self.store.put(path, data)
+
+    def resolve(self, url: str) -> tuple[Any, str]:
+        return self.store, self.path
 
 
 def _first_message(var: Any) -> tuple[int, int] | None:
@@ -98,9 +121,9 @@ class GribParser:
         require_extra("grib", url)
         from gribberish.virtualizarr import GribberishParser
 
+        store, path = registry.resolve(url)  # parse's prefetching registry serves its first block from memory
+        data = _read_whole(store, path)
         registry = plain_registry(registry)
-        store, path = registry.resolve(url)
-        data = bytes(store.get(path).bytes())
         if data[7:8] != b"\x02":
             raise _refuse(url, "GRIB edition 1 (gribberish reads GRIB2 only)",
                           "convert it to GRIB2 (grib_set -s edition=2 in.grib out.grib2) or skip the file")
@@ -113,7 +136,7 @@ class GribParser:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
-                manifest = parser(url, registry)
+                manifest = parser(url, _OneFile(path, data))  # the bytes read above, not a second download
             except (ValueError, RuntimeError) as exc:
                 text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise _refuse(url, f"gribberish cannot read it ({text})",
@@ -121,18 +144,18 @@ class GribParser:
             tree = manifest.to_virtual_datatree(loadable_variables=[], decode_times=False)
         nodes = _data_nodes(tree)
         for node in nodes:
-            self._decodes(url, store, path, tree[node].to_dataset() if node else tree.to_dataset())
+            self._decodes(url, data, tree[node].to_dataset() if node else tree.to_dataset())
         if self.group is not None:
             if self.group not in nodes:
                 fix = f"pass one of group={nodes!r}" if nodes else "check the file with grib_ls"
                 raise _refuse(url, f"no GRIB group {self.group!r}", fix)
             return _node_store(tree, self.group, registry)
         if nodes not in ([], [""]):
-            stable = self._stable_nodes(url, registry)
+            stable = self._stable_nodes(url, _OneFile(path, data))
             fix = (f"pick one group per repository: group={stable[0]!r} (one of {stable}), or split the file by level "
                    "type (grib_copy -w typeOfFirstFixedSurface=103 in.grib2 out.grib2)")
             raise _refuse(url, f"fields in {len(nodes)} groups ({', '.join(stable)})", fix)
-        return manifest
+        return _node_store(tree, "", registry)  # the caller's registry (the parser saw only the in-memory copy)
 
     def _stable_nodes(self, url: str, registry: Any) -> list[str]:
         """The file's nodes in gribberish's stable tree (what ``group=`` takes)."""
@@ -145,7 +168,7 @@ class GribParser:
         return _data_nodes(tree)
 
     @staticmethod
-    def _decodes(url: str, store: Any, path: str, ds: Any) -> None:
+    def _decodes(url: str, data: bytes, ds: Any) -> None:
         """Decode the first message of every field with gribberish (the codec the repository will use)."""
         import gribberish
 
@@ -153,7 +176,7 @@ class GribParser:
             where = _first_message(var)
             if where is None:
                 continue
-            message = bytes(store.get_range(path, start=where[0], length=where[1]))
+            message = data[where[0]:where[0] + where[1]]
             try:
                 gribberish.parse_grib_array(message, 0)
             except Exception as exc:  # noqa: BLE001 - gribberish raises TypeError/ValueError for undecodable packings
