@@ -20,6 +20,8 @@ from virtualizarr import open_virtual_dataset
 from virtualizarr.parsers import HDFParser
 
 import vzskill
+import vzskill.registry
+import vzskill.containers
 from tests.plugins import servers
 from tests.plugins.servers import assert_same_values, local_series
 
@@ -101,10 +103,10 @@ def test_registry_key_with_path(http_base_url, series_files):
 def test_roundtrip_vzskill_helpers(http_base_url, tmp_path, expected):
     urls = [f"{http_base_url}/{name}" for name in NAMES]
     assert [s.root for s in vzskill.parse_sources(urls)] == [http_base_url] * 3
-    vds = virtual_series(urls, vzskill.build_registry(urls))
+    vds = virtual_series(urls, vzskill.registry.build_registry(urls))
     storage = icechunk.local_filesystem_storage(str(tmp_path / "repo"))
     repo = vzskill.create_repo(storage, urls)
-    assert vzskill.declared_prefixes(storage) == [f"{http_base_url}/"]
+    assert vzskill.containers.declared_prefixes(storage) == [f"{http_base_url}/"]
     session = repo.writable_session("main")
     vds.vz.to_icechunk(session.store)
     session.commit("http refs")
@@ -123,7 +125,7 @@ def test_repo_published_over_http(tmp_path, series_files, expected):
         base = f"http://127.0.0.1:{server.server_port}"
         servers.wait_http(server.server_port)
         urls = [f"{base}/data/{p.name}" for p in series_files]
-        vds = virtual_series(urls, vzskill.build_registry(urls))
+        vds = virtual_series(urls, vzskill.registry.build_registry(urls))
         repo = vzskill.create_repo(icechunk.local_filesystem_storage(str(site / "refs.icechunk")), urls)
         session = repo.writable_session("main")
         vds.vz.to_icechunk(session.store)
@@ -173,7 +175,7 @@ def test_error_server_without_range_support(data_dir):
 
 def test_error_http_container_not_authorized(http_base_url, tmp_path):
     urls = [f"{http_base_url}/{NAMES[0]}"]
-    vds = open_virtual_dataset(urls[0], registry=vzskill.build_registry(urls), parser=HDFParser())
+    vds = open_virtual_dataset(urls[0], registry=vzskill.registry.build_registry(urls), parser=HDFParser())
     storage = icechunk.local_filesystem_storage(str(tmp_path / "repo"))
     repo = http_repo(storage, http_base_url)
     session = repo.writable_session("main")
@@ -195,7 +197,7 @@ def test_error_http_source_server_down(data_dir, tmp_path):
     base = f"http://127.0.0.1:{server.server_port}"
     servers.wait_http(server.server_port)
     urls = [f"{base}/{NAMES[0]}"]
-    vds = open_virtual_dataset(urls[0], registry=vzskill.build_registry(urls), parser=HDFParser())
+    vds = open_virtual_dataset(urls[0], registry=vzskill.registry.build_registry(urls), parser=HDFParser())
     storage = icechunk.local_filesystem_storage(str(tmp_path / "repo"))
     repo = vzskill.create_repo(storage, urls)
     session = repo.writable_session("main")

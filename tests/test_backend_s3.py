@@ -23,6 +23,8 @@ from virtualizarr import open_virtual_dataset
 from virtualizarr.parsers import HDFParser
 
 import vzskill
+import vzskill.registry
+import vzskill.containers
 from tests.plugins.safety import TEST_KEY_ID, TEST_SECRET
 from tests.plugins.servers import REGION, assert_same_values, local_series, repo_storage
 
@@ -162,10 +164,10 @@ def test_roundtrip_vzskill_helpers(s3_endpoint, s3_data_bucket, make_bucket, exp
     access = vzskill.Access(endpoint=endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
     assert access.force_path_style and access.uses_http
     src = urls(s3_data_bucket)
-    vds = virtual_series(src, vzskill.build_registry(src, access))
+    vds = virtual_series(src, vzskill.registry.build_registry(src, access))
     storage = repo_storage(s3_endpoint, make_bucket(), f"repos/helpers-{host}")
     repo = vzskill.create_repo(storage, src, access)
-    assert vzskill.declared_prefixes(storage) == [f"s3://{s3_data_bucket}/"]
+    assert vzskill.containers.declared_prefixes(storage) == [f"s3://{s3_data_bucket}/series/"]
     write_refs(repo, vds)
     assert_same_values(read_main(vzskill.open_repo(storage, access)), expected)
 
@@ -174,10 +176,10 @@ def test_roundtrip_vzskill_mixed_s3_and_http(s3_endpoint, s3_data_bucket, http_b
     """One repo, two containers (s3://bucket/ and http://127.0.0.1:PORT/), one Access for both."""
     access = vzskill.Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
     src = [f"s3://{s3_data_bucket}/{NAMES[0]}", f"{http_base_url}/{NAMES[1]}", f"s3://{s3_data_bucket}/{NAMES[2]}"]
-    vds = virtual_series(src, vzskill.build_registry(src, access))
+    vds = virtual_series(src, vzskill.registry.build_registry(src, access))
     storage = repo_storage(s3_endpoint, make_bucket(), "repos/mixed")
     repo = vzskill.create_repo(storage, src, access)
-    assert vzskill.declared_prefixes(storage) == sorted([f"s3://{s3_data_bucket}/", f"{http_base_url}/"])
+    assert vzskill.containers.declared_prefixes(storage) == sorted([f"s3://{s3_data_bucket}/series/", f"{http_base_url}/"])
     write_refs(repo, vds)
     assert_same_values(read_main(vzskill.open_repo(storage, access)), expected)
 
@@ -202,7 +204,7 @@ def test_anonymous_public_bucket_plain_library(s3_endpoint, s3_public_bucket, ma
 def test_anonymous_public_bucket_vzskill(s3_endpoint, s3_public_bucket, make_bucket, expected):
     access = vzskill.Access(anonymous=True, endpoint=s3_endpoint)
     src = urls(s3_public_bucket)
-    vds = virtual_series(src, vzskill.build_registry(src, access))
+    vds = virtual_series(src, vzskill.registry.build_registry(src, access))
     storage = repo_storage(s3_endpoint, make_bucket(), "repos/public-vz")
     write_refs(vzskill.create_repo(storage, src, access), vds)
     assert_same_values(read_main(vzskill.open_repo(storage, access)), expected)
@@ -216,7 +218,7 @@ def test_anonymous_read_of_private_bucket_is_denied_by_obstore(s3_endpoint, s3_d
         obstore.get(store, NAMES[0]).bytes()
     # the same through the vzskill registry
     access = vzskill.Access(anonymous=True, endpoint=s3_endpoint)
-    registry = vzskill.build_registry(urls(s3_data_bucket), access)
+    registry = vzskill.registry.build_registry(urls(s3_data_bucket), access)
     # asserted on the registry's store: through h5py's file-object callbacks the same 403 surfaced once
     # in ~4 full runs as a spurious "AttributeError: 'S3Store' object has no attribute 'head'"
     store, path = registry.resolve(urls(s3_data_bucket)[0])
@@ -287,7 +289,7 @@ def test_error_wrong_bucket_in_registry(s3_endpoint, s3_data_bucket):
         open_virtual_dataset(url, registry=registry, parser=HDFParser())
     # vzskill names the key that would work
     with pytest.raises(vzskill.SourceError, match=f"register the store under 's3://{s3_data_bucket}'"):
-        vzskill.check_registry({"s3://other-bucket": None}, [url])
+        vzskill.registry.check_registry({"s3://other-bucket": None}, [url])
 
 
 def test_error_unauthorized_container(s3_data_bucket, private_repo):
@@ -391,7 +393,7 @@ def test_troubleshooting_remote_messages_are_real(
     s3_client.upload_file(str(series_files[0]), bucket, key)
     access = vzskill.Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
     src = [f"s3://{bucket}/{key}"]
-    vds = open_virtual_dataset(src[0], registry=vzskill.build_registry(src, access), parser=HDFParser())
+    vds = open_virtual_dataset(src[0], registry=vzskill.registry.build_registry(src, access), parser=HDFParser())
     storage = repo_storage(s3_endpoint, make_bucket(), "repos/ts")
     session = vzskill.create_repo(storage, src, access).writable_session("main")
     vds.vz.to_icechunk(session.store, last_updated_at=datetime.now(timezone.utc))
