@@ -89,3 +89,36 @@ def test_anonymous_sources_never_make_the_repository_storage_anonymous() -> None
 
     assert storage_access(Access(anonymous=True)).anonymous is False
     assert storage_access(Access(endpoint="http://x:1")).endpoint == "http://x:1"
+
+
+def _stopped_endpoint() -> str:
+    """The URL of an S3 endpoint whose server is stopped (a free loopback port: connection refused)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_unreachable_storage_fails_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stopped S3 server: open / create / prepare fail within seconds (icechunk's default retries: ~45 s)."""
+    import time
+
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    access = Access(endpoint=_stopped_endpoint(), region="us-east-1", access_key_id="testing", secret_access_key="testing")
+    calls = {"open": lambda: open_location("s3://bucket/repo", access),
+             "create": lambda: create_location("s3://bucket/repo", ["s3://data/series/"], access),
+             "prepare": lambda: prepare_location("s3://bucket/repo", ["s3://data/series/"], access)}
+    for name, call in calls.items():
+        start = time.monotonic()
+        with pytest.raises(icechunk.IcechunkError) as info:
+            call()
+        elapsed = time.monotonic() - start
+        assert info.value.kind == icechunk.ErrorKind.OBJECT_STORE, (name, info.value)
+        assert "Connection refused" in str(info.value), (name, info.value)
+        assert elapsed < 12, f"{name}: {elapsed:.1f} s"  # default retries: 10 tries, ~45 s
+    # the opened repository keeps icechunk's retries (the probe settings are for the first request only)
+    repo = create_location(tmp_path / "r", [(tmp_path / "d").as_uri() + "/"])
+    settings = repo.config.storage
+    assert settings is None or settings.retries is None or settings.retries.max_tries != 4

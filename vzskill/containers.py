@@ -235,6 +235,37 @@ def prefix_config(
     return config
 
 
+def probe_settings() -> icechunk.StorageSettings:
+    """Storage settings for the first request to a repository location: 4 tries within ~0.6 s.
+
+    icechunk's default (10 tries, exponential backoff) makes an unreachable endpoint or a stopped server answer
+    after ~45 s; the first probe (does a repository exist here?) fails in under a second instead. Reads and
+    writes of the opened repository keep icechunk's retries (its own ``RepositoryConfig`` storage settings).
+    """
+    retries = icechunk.StorageRetriesSettings(max_tries=4, initial_backoff_ms=100, max_backoff_ms=1000)
+    return icechunk.StorageSettings(retries=retries)
+
+
+def repository_exists(storage: icechunk.Storage) -> bool:
+    """``Repository.exists`` with :func:`probe_settings` (fails fast when the storage cannot be reached).
+
+    Parameters
+    ----------
+    storage
+        A repository location.
+
+    Returns
+    -------
+    bool
+
+    Raises
+    ------
+    icechunk.IcechunkError
+        The storage cannot be reached or refuses the request (``ErrorKind`` says which), within ~1 s.
+    """
+    return bool(icechunk.Repository.exists(storage, storage_settings=probe_settings()))
+
+
 def declared_prefixes(storage: icechunk.Storage) -> list[str]:
     """Container prefixes a repository declares.
 
@@ -248,7 +279,7 @@ def declared_prefixes(storage: icechunk.Storage) -> list[str]:
     list[str]
         Sorted; empty when the repository declares none or does not exist.
     """
-    if not icechunk.Repository.exists(storage):
+    if not repository_exists(storage):
         return []
     config = icechunk.Repository.fetch_config(storage)
     containers = (config.virtual_chunk_containers if config is not None else None) or {}
@@ -347,7 +378,7 @@ def create_repo(
     """
     urls = list(urls)
     wanted = repository_config(urls, access, base=config)
-    exists = icechunk.Repository.exists(storage)
+    exists = repository_exists(storage)
     if exists and not exist_ok:
         raise SourceError("a repository already exists in this storage -> open it, or choose a new location")
     if not exists:

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 import icechunk
 
-from vzskill.containers import authorizations, covered, declared_prefixes, open_repo, prefix_config
+from vzskill.containers import authorizations, covered, declared_prefixes, open_repo, prefix_config, repository_exists
 from vzskill.sources import Access, SourceError, azure_location
 
 Location = Union[icechunk.Repository, icechunk.Storage, str, "os.PathLike[str]"]
@@ -152,7 +152,7 @@ def open_location(
     if isinstance(location, icechunk.Repository):
         return location
     storage = to_storage(location, storage_access_ or storage_access(access))
-    if not icechunk.Repository.exists(storage):
+    if not repository_exists(storage):
         where = describe(location) or "this storage"
         raise RepositoryNotFound(f"no icechunk repository at {where} -> check --repo (write one with `vzskill virtualize`)")
     return open_repo(storage, access, allow=allow, access_by_prefix=access_by_prefix)
@@ -167,7 +167,7 @@ def create_location(location: Location, prefixes: Iterable[str], access: Access 
         A repository already exists there.
     """
     storage = to_storage(location, storage_access(access))
-    if icechunk.Repository.exists(storage):
+    if repository_exists(storage):
         raise SourceError(f"a repository already exists at {describe(location) or 'this storage'} -> open it, or choose a new location")
     prefixes = list(prefixes)
     return icechunk.Repository.create(storage, prefix_config(prefixes, access), authorizations(prefixes, access))
@@ -194,7 +194,7 @@ def prepare_location(
             return location
     else:
         storage = to_storage(location, storage_access_ or storage_access(access))
-        if not icechunk.Repository.exists(storage):
+        if not repository_exists(storage):
             return icechunk.Repository.create(storage, prefix_config(prefixes, access), authorizations(prefixes, access))
         declared = declared_prefixes(storage)
     missing = [p for p in prefixes if not covered(p, declared)]
