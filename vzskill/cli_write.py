@@ -138,8 +138,23 @@ def _short(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
 
+def _batch_lines(result: WriteResult) -> list[str]:
+    lines = []
+    if result.batch_refs is not None and result.snapshots:
+        shots = result.snapshots
+        shown = shots[0] if len(shots) == 1 else f"{shots[0]} ... {shots[-1]}" if len(shots) > 2 else ", ".join(shots)
+        lines.append(f"  commits: {len(shots)} (batches of at most {result.batch_refs} references; snapshots {shown})")
+    if result.resumed_files:
+        lines.append(f"  resumed: {result.resumed_files} file(s) were committed by an earlier run of this command "
+                     "(not parsed again)")
+    return lines
+
+
 def format_result(result: WriteResult, repo: str) -> list[str]:
     """Human output of a write: the summary line, then how it was combined and what was dropped."""
+    if result.batches == 0:
+        return [f"nothing to write to {repo} branch {result.branch}: all {result.resumed_files} file(s) were committed "
+                f"by an earlier run of this command (snapshot {result.snapshot_id})"]
     verb = "appended" if result.appended else "wrote"
     lines = [
         f"{verb} {result.n_files} file(s) to {repo} branch {result.branch}: snapshot {result.snapshot_id}, "
@@ -159,6 +174,7 @@ def format_result(result: WriteResult, repo: str) -> list[str]:
         lines.append(f"  inserted before the stored tail: {', '.join(_short(u) for u in result.inserted)}")
     if result.attempts > 1:
         lines.append(f"  attempts: {result.attempts} (other writers committed first; redone on their tip)")
+    lines.extend(_batch_lines(result))
     lines.extend(f"warning: {w}" for w in result.warnings)
     return lines
 
@@ -168,16 +184,32 @@ def format_result(result: WriteResult, repo: str) -> list[str]:
 PARALLEL_MODES = ("auto", "serial", "threads", "processes", "dask")
 
 
-def add_parallel_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--parallel {auto,serial,threads,processes,dask}`` and ``--workers N`` (virtualize, check)."""
+def add_parallel_arguments(parser: argparse.ArgumentParser, *, write: bool = False) -> None:
+    """``--parallel {auto,serial,threads,processes,dask}`` and ``--workers N`` (virtualize, check); with
+    ``write=True`` (virtualize) also ``--dask-scheduler ADDRESS`` and ``--batch-refs N``."""
+    from vzskill.parallel import MIN_PROCESS_FILES  # standard library only
+
     parser.add_argument(
         "--parallel", choices=PARALLEL_MODES, default="auto",
         help="how files are parsed: auto (default: threads for remote files, forkserver processes for "
-             "64+ local files, else serial), serial, threads, processes, dask (DASK_SCHEDULER_ADDRESS "
-             "or the current dask.distributed client)",
+             f"{MIN_PROCESS_FILES}+ local files, else serial), serial, threads, processes, dask "
+             "(DASK_SCHEDULER_ADDRESS or the current dask.distributed client)",
     )
     parser.add_argument("--workers", type=whole_number(1), default=None, metavar="N",
                         help="threads/processes for --parallel (default: threads min(files, 16), processes one per core)")
+    if not write:
+        return
+    parser.add_argument(
+        "--dask-scheduler", metavar="ADDRESS", default=None,
+        help="parse on the workers of a running dask.distributed scheduler (e.g. tcp://host:8786; every worker must "
+             "reach the files under the same paths/URLs); --parallel dask without it uses DASK_SCHEDULER_ADDRESS",
+    )
+    parser.add_argument(
+        "--batch-refs", type=whole_number(1), default=None, metavar="N",
+        help="commit in batches of at most N chunk references, parsing batch by batch (bounded memory); after a "
+             "failure, the same command again resumes after the last committed batch (default: one commit; "
+             "100000 when parsing on a dask cluster)",
+    )
 
 
 def whole_number(minimum: int) -> Callable[[str], int]:
@@ -197,5 +229,10 @@ def whole_number(minimum: int) -> Callable[[str], int]:
 
 
 def parallel_options(args: argparse.Namespace) -> dict[str, Any]:
-    """``{"parallel": ..., "workers": ...}`` for virtualize()/check() from the parsed arguments."""
-    return {"parallel": getattr(args, "parallel", "auto") or "auto", "workers": getattr(args, "workers", None)}
+    """``{"parallel": ..., "workers": ...}`` for virtualize()/check() from the parsed arguments (+ ``dask_scheduler``
+    and ``batch_refs`` when the parser has them: virtualize)."""
+    out: dict[str, Any] = {"parallel": getattr(args, "parallel", "auto") or "auto", "workers": getattr(args, "workers", None)}
+    if hasattr(args, "batch_refs"):
+        out["dask_scheduler"] = getattr(args, "dask_scheduler", None)
+        out["batch_refs"] = args.batch_refs
+    return out

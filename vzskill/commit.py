@@ -231,7 +231,7 @@ def _backoff(attempt: int, base: float, cap: float = 2.0) -> None:
 
 def _attempt(repo: icechunk.Repository, session: Any, combined: xr.Dataset, *, branch: str, concat_dim: str | None,
              append: bool, message: str, dropped: list[str], files: Files | None, step: Step,
-             confirm: Callable[[list[str]], None] | None, urls: list[str]) -> Committed:
+             confirm: Callable[[list[str]], None] | None, urls: list[str], extra: dict[str, Any]) -> Committed:
     """One try on the session's tip: re-read the stored data, place, write, reorder, guard, commit."""
     stored = _stored_from(repo, session.store, session.snapshot_id)
     if not append:
@@ -262,8 +262,8 @@ def _attempt(repo: icechunk.Repository, session: Any, combined: xr.Dataset, *, b
         data.vz.to_icechunk(session.store)
     if confirm is not None:  # a source deleted/replaced since it was parsed: its references would be dangling
         confirm([files.urls[i] for i in placement.order] if files is not None else urls)
-    metadata = {DROPPED_KEY: all_dropped} if all_dropped else None
-    snapshot_id = session.commit(message, metadata=metadata)
+    metadata = {**extra, **({DROPPED_KEY: all_dropped} if all_dropped else {})}
+    snapshot_id = session.commit(message, metadata=metadata or None)
     step("write", 1, 1)
     return Committed(snapshot_id, all_dropped, data, skipped=placement.skipped, inserted=placement.inserted)
 
@@ -283,6 +283,7 @@ def commit_write(
     backoff: float = 0.05,
     confirm: Callable[[list[str]], None] | None = None,
     urls: list[str] | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> Committed:
     """Write ``combined`` with ``.vz.to_icechunk`` in ONE commit on ``branch``.
 
@@ -302,6 +303,8 @@ def commit_write(
         Base of the full-jitter exponential backoff between attempts, in seconds (capped at 2 s).
     confirm, urls
         Called with the URLs being written right before the commit (raises when a source disappeared).
+    metadata
+        More snapshot metadata (a batched write's ``vzskill:batch`` mark, :mod:`vzskill.batches`).
 
     Raises
     ------
@@ -317,7 +320,7 @@ def commit_write(
         try:
             done = _attempt(repo, session, combined, branch=branch, concat_dim=concat_dim, append=append,
                             message=message, dropped=dropped, files=files, step=step, confirm=confirm,
-                            urls=list(urls or []))
+                            urls=list(urls or []), extra=dict(metadata or {}))
             done.attempts = attempt + 1
             return done
         except icechunk.ConflictError as exc:

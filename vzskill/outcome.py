@@ -39,6 +39,10 @@ class WriteResult:
     were in the repository already (same values, same source: not written again); ``inserted``
     files went before the stored tail (references moved, no data copied); ``attempts`` counts the
     tries (more than 1: other writers committed first and this write was redone on their tip).
+    ``snapshots`` are the commits this call made, in order (one, or none when every file was stored
+    already; a batched write makes one per batch of at most ``batch_refs`` references: ``batches``);
+    ``resumed_files`` counts the files an earlier run of the same batched command had committed
+    (not parsed again); ``batch_refs`` is the batch size in references (None: no batches).
     """
 
     snapshot_id: str
@@ -58,6 +62,10 @@ class WriteResult:
     skipped: list[str] = field(default_factory=list)
     inserted: list[str] = field(default_factory=list)
     attempts: int = 1
+    snapshots: list[str] = field(default_factory=list)
+    batches: int = 1
+    resumed_files: int = 0
+    batch_refs: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -26,6 +26,8 @@ from typing import Any, Iterable, Literal, Mapping, Sequence, cast
 import icechunk
 import xarray as xr
 
+from vzskill.batches import write_in_batches
+from vzskill.cluster import cluster_parallel
 from vzskill.combination import ConcatChoice, choose, combine as combine_datasets, merge_attrs, nest
 from vzskill.commit import DEFAULT_RETRIES, Committed, Files, commit_write, read_stored, source_guard
 from vzskill.containers import covered, reference_prefixes, source_prefixes
@@ -41,6 +43,7 @@ __all__ = ["virtualize", "WriteResult", "VirtualizeError", "storage_for", "count
            "Plan", "Options", "make_plan", "run"]
 
 Location = Any  # icechunk.Repository | icechunk.Storage | str | os.PathLike[str]
+CLUSTER_BATCH_REFS = 100_000  # refs per commit by default when parsing on a dask.distributed cluster
 
 
 @dataclass
@@ -284,8 +287,12 @@ def prepare_repo(location: Location, urls: Sequence[str], access: Access | None 
 
 
 def commit_prepared(plan: Plan, ready: Prepared, parsed: list[ParsedFile], registry: SourceRegistry,
-                    location: Location, options: Options) -> WriteResult:
-    """Create/prepare the repository for the prepared containers and write in ONE commit (or raise, nothing committed)."""
+                    location: Location, options: Options, metadata: dict[str, Any] | None = None,
+                    suffix: str = "") -> WriteResult:
+    """Create/prepare the repository for the prepared containers and write in ONE commit (or raise, nothing committed).
+
+    ``metadata`` goes into the snapshot's metadata, ``suffix`` after its message (a batched write's mark).
+    """
     repo = prepare_location(location, ready.prefixes, options.access, storage_access_=options.storage_access)
     along = ready.choice.value
     verb = "append" if plan.append else "virtualize"
@@ -297,9 +304,9 @@ def commit_prepared(plan: Plan, ready: Prepared, parsed: list[ParsedFile], regis
         if plan.append else None
     done = commit_write(
         repo, ready.combined, branch=options.branch, concat_dim=along if isinstance(along, str) else None,
-        append=plan.append, message=options.message or default, dropped=ready.dropped, retries=options.retries,
+        append=plan.append, message=(options.message or default) + suffix, dropped=ready.dropped, retries=options.retries,
         step=options.step, files=files, backoff=options.backoff,
-        confirm=source_guard(parsed, options.access, registry), urls=plan.urls,
+        confirm=source_guard(parsed, options.access, registry), urls=plan.urls, metadata=metadata,
     )
     return _result(plan, ready, done, location, options.branch)
 
@@ -323,6 +330,7 @@ def _result(plan: Plan, ready: Prepared, done: Committed, location: Location, br
         skipped=done.skipped,
         inserted=done.inserted,
         attempts=done.attempts,
+        snapshots=[done.snapshot_id] if done.written is not None else [],
     )
 
 
@@ -359,8 +367,10 @@ def virtualize(
     conflict_retries: int = DEFAULT_RETRIES,
     conflict_backoff: float = 0.05,
     coords: Mapping[str, Sequence[Any]] | None = None,
+    dask_scheduler: str | None = None,
+    batch_refs: int | None = None,
 ) -> WriteResult:
-    """Virtualize ``urls`` into a repository as ONE commit on ``branch``.
+    """Virtualize ``urls`` into a repository as ONE commit on ``branch`` (or one per batch: ``batch_refs``).
 
     Parameters
     ----------
@@ -384,7 +394,18 @@ def virtualize(
     coords
         Values for new grid dimensions, e.g. ``{"member": ["a", "b"]}``.
     parallel, workers
-        How the files are parsed (:func:`vzskill.parse.parse_files`: ``parallel`` mode, ``workers`` count).
+        How the files are parsed (:func:`vzskill.parse.parse_files`: ``parallel`` mode, ``workers`` count);
+        ``parallel`` may also be a ``distributed.Client`` (the parse runs on its cluster).
+    dask_scheduler
+        Address of a running dask.distributed scheduler (``tcp://host:8786``): the files are parsed on
+        its workers (which must reach them under the same URLs); ``parallel="dask"`` alone uses the
+        current client or ``DASK_SCHEDULER_ADDRESS`` (:mod:`vzskill.cluster`).
+    batch_refs
+        Commit in batches of at most this many chunk references, parsing batch by batch (memory stays
+        bounded): batch 1 creates/appends, every next batch appends on the new tip; a failure in
+        batch k commits nothing of it, and the same call repeated resumes after the last committed
+        file (:mod:`vzskill.batches`). Default: one commit - except when the parse runs on a
+        dask.distributed cluster: :data:`CLUSTER_BATCH_REFS`. Flat lists with ``combine="nested"`` only.
     group
         The group of every file to virtualize (HDF5/NetCDF4 subgroup, GRIB level type, TIFF overview),
         written at the repository's root.
@@ -401,7 +422,8 @@ def virtualize(
     Raises
     ------
     VirtualizeError
-        Anything that stops the write (``.report`` holds the CheckReport for check errors).
+        Anything that stops the write (``.report`` holds the CheckReport for check errors); with
+        batches, the message names the batches already committed.
     vzskill.sources.SourceError
         A URL or location that cannot be described. In every failure case nothing is committed.
     """
@@ -414,4 +436,10 @@ def virtualize(
         step=progress or quiet,
     )
     plan = make_plan(urls, concat_dim, combine, append, loadable_variables)
-    return run(plan, repo_or_storage, options)
+    with cluster_parallel(parallel, dask_scheduler) as cluster:
+        options.parallel = cluster.parallel
+        if batch_refs is None and cluster.distributed:
+            batch_refs = CLUSTER_BATCH_REFS
+        if batch_refs is None:
+            return run(plan, repo_or_storage, options)
+        return write_in_batches(plan, repo_or_storage, options, batch_refs)
