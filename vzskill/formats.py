@@ -61,7 +61,7 @@ class Sniffed:
 
 
 def kind_from_suffix(url: str) -> str | None:
-    """``'zarr'``, ``'zarr-zip'``, ``'kerchunk-json'``, ``'kerchunk-parquet'``, ``'dmrpp'`` from the extension, else None."""
+    """``'zarr'``, ``'zarr-zip'``, ``'kerchunk-json'``, ``'kerchunk-parquet'``, ``'dmrpp'``, ``'icechunk'`` from the extension, else None."""
     low = url.lower().rstrip("/")
     if low.endswith(".zarr.zip"):
         return "zarr-zip"
@@ -73,6 +73,8 @@ def kind_from_suffix(url: str) -> str | None:
         return "kerchunk-parquet"
     if low.endswith(".dmrpp"):
         return "dmrpp"
+    if low.endswith(".icechunk"):  # a repository (a folder / an object-store prefix, not one object)
+        return "icechunk"
     return None
 
 
@@ -99,6 +101,42 @@ def _icechunk_root(url: str) -> str | None:
     from vzskill.format_icechunk import icechunk_root
 
     return icechunk_root(url)
+
+
+def _by_name(url: str, registry: Any, access: Access | None) -> Sniffed | None:
+    """The kind known without reading the object: extension, a local Zarr folder or Icechunk repository."""
+    kind = kind_from_suffix(url)
+    if kind == "icechunk":
+        _require_icechunk_repo(url, registry, access)
+    if kind is not None:
+        return Sniffed(kind)
+    if _is_local_zarr_dir(url):
+        return Sniffed("zarr")
+    if _icechunk_root(url) is not None:
+        return Sniffed("icechunk")
+    return None
+
+
+def _require_icechunk_repo(url: str, registry: Any, access: Access | None) -> None:
+    """A ``*.icechunk`` URL must hold a repository (its ``repo`` object): else one line, before any parser."""
+    if url.startswith("file://"):
+        found = _icechunk_root(url) is not None
+    else:
+        if registry is None:
+            from vzskill.registry import build_registry
+
+            registry = build_registry([url], access)
+        found = _remote_icechunk(url, registry)
+    if not found:
+        fix = "pass the repository's folder/prefix (the one holding 'repo' and 'snapshots/'), or check the URL"
+        raise ParseError(f"{display_name(url)}: no Icechunk repository here (no 'repo' object) -> {fix}",
+                         kind="source", fix=fix)
+
+
+def _remote_icechunk(url: str, registry: Any) -> bool:
+    from vzskill.format_icechunk import remote_icechunk_root
+
+    return not url.startswith("file://") and remote_icechunk_root(url, registry) is not None
 
 
 def _is_local_zarr_dir(url: str) -> bool:
@@ -143,18 +181,19 @@ def sniff(url: str, registry: Any = None, access: Access | None = None) -> Sniff
     for a missing object.
     """
     url = normalize_url(url)
-    kind = kind_from_suffix(url)
-    if kind is not None:
-        return Sniffed(kind)
-    if _is_local_zarr_dir(url):
-        return Sniffed("zarr")
-    if _icechunk_root(url) is not None:
-        return Sniffed("icechunk")
+    named = _by_name(url, registry, access)
+    if named is not None:
+        return named
     if registry is None:
         from vzskill.registry import build_registry
 
         registry = build_registry([url], access)
-    head, size = read_range(url, registry)
+    try:
+        head, size = read_range(url, registry)
+    except FileNotFoundError:  # not an object: a remote Icechunk repository is a prefix
+        if _remote_icechunk(url, registry):
+            return Sniffed("icechunk")
+        raise
     kind = kind_from_magic(head)
     if head.startswith(GZIP_MAGIC):  # an ENVI raster may be gzipped whole (its header says so)
         if _sidecar_kind(url, head, registry) == "envi":
@@ -162,8 +201,8 @@ def sniff(url: str, registry: Any = None, access: Access | None = None) -> Sniff
         raise compressed_stream(url)
     if kind is not None:
         require_extra(kind, url)
-    if kind is None:
-        kind = _sidecar_kind(url, head, registry)
+    if kind is None:  # ENVI data by its header, or a native chunk object of a remote Icechunk repository
+        kind = _sidecar_kind(url, head, registry) or ("icechunk" if _remote_icechunk(url, registry) else None)
     if kind is None:
         fix = "check the download (an HTML error page or a text file saved as .nc?), or remove it from the list"
         raise ParseError(

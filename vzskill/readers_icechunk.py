@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from vzskill.format_icechunk import icechunk_root
+from vzskill.format_icechunk import icechunk_root, remote_icechunk_root
 from vzskill.source_readers import SourceFile, SourceVariable, plain_attrs, register_reader
 from vzskill.sources import display_name, local_path
 
@@ -23,14 +23,22 @@ __all__ = ["IcechunkSource"]
 _SESSIONS: dict[str, Any] = {}
 
 
-def _session(root: str) -> Any:
+def _session(root: str, registry: Any) -> Any:
+    """A read-only session of the source repository: local storage, or the storage of the registry's
+    store for a remote one (the caller's access: VirtualiZarr's own obstore -> icechunk translation)."""
     if root not in _SESSIONS:
         import icechunk
 
         from vzskill.containers import open_repo
 
-        repo = open_repo(icechunk.local_filesystem_storage(local_path(root)), None)
-        _SESSIONS[root] = repo.readonly_session("main")
+        if root.startswith("file://"):
+            storage = icechunk.local_filesystem_storage(local_path(root))
+        else:
+            from virtualizarr.parsers.icechunk.obstore_utils import obstore_to_icechunk_storage
+
+            store, path = registry.resolve(root)
+            storage = obstore_to_icechunk_storage(store, relative_prefix=str(path))
+        _SESSIONS[root] = open_repo(storage, None).readonly_session("main")
     return _SESSIONS[root]
 
 
@@ -77,10 +85,10 @@ class IcechunkSource(SourceFile):
     kind = "icechunk"
 
     def __init__(self, url: str, registry: Any):
-        root = icechunk_root(url)
+        root = icechunk_root(url) if url.startswith("file://") else remote_icechunk_root(url, registry)
         if root is None:
             raise FileNotFoundError(f"{display_name(url)}: no Icechunk repository here")
-        self.session = _session(root)
+        self.session = _session(root, registry)
         self.chunk_id = url.rstrip("/").rsplit("/chunks/", 1)[1] if "/chunks/" in url else None
 
     def variable(self, path: str) -> SourceVariable | None:
