@@ -69,3 +69,11 @@ def test_swapped_chunk_references_are_caught(tmp_path: Path) -> None:
     session.commit("swap two chunks")
     report = verify(repo)
     assert not report.ok and report.mismatch_counts.get("t", 0) >= 1, report.format_table()
+
+
+def test_a_folder_named_icechunk_without_a_repository_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "empty.icechunk").mkdir()
+    [p] = parse_files([tmp_path / "empty.icechunk"])
+    assert p.error == ("empty.icechunk: no Icechunk repository here (no 'repo' object) -> pass the repository's "
+                       "folder/prefix (the one holding 'repo' and 'snapshots/'), or check the URL"), p.error
+
