@@ -8,7 +8,8 @@ Usage::
 ``TASK_ID`` is the eval's ``id`` (integer) or ``name``; ``TASK_DIR`` is the folder the task's
 generator laid out (it holds ``task.json``: where the repository is, which files it must match).
 The repository is opened read-only with plain icechunk calls (no vzskill code is trusted here);
-values are compared with the source files opened by xarray (h5netcdf / scipy) or astropy.
+values are compared with the source files read by their format's own library (evals/sources.py:
+xarray with h5netcdf / scipy, astropy, eccodes, tifffile, pyhdf).
 
 Exit status: 0 every check passed, 1 at least one failed, 2 usage error (unknown task, no task.json).
 S3 repositories and sources use the keys in ``AWS_ACCESS_KEY_ID`` / ``AWS_SECRET_ACCESS_KEY``.
@@ -25,7 +26,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-EVALS = Path(__file__).resolve().parent / "evals.json"
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: python evals/grade.py
+    sys.path.insert(0, str(ROOT))
+
+from evals.sources import source_dataset  # noqa: E402 - after the path set-up above
+
+EVALS = ROOT / "evals" / "evals.json"
 SCANNED_SUFFIXES = {".py", ".sh", ".txt", ".json", ".md", ".cfg", ".toml", ".yaml", ".yml", ".env", ".ini", ""}
 
 
@@ -115,37 +122,11 @@ def session_for(repo: Any, ref: str) -> Any:
     return repo.readonly_session(branch=ref)
 
 
-def open_dataset(session: Any, group: str | None = None) -> Any:
+def open_dataset(session: Any, group: str | None = None, *, raw: bool = False) -> Any:
+    """The repository as xarray sees it; ``raw``: stored values, no scale_factor / add_offset / fill masking."""
     import xarray as xr
 
-    return xr.open_zarr(session.store, group=group, consolidated=False, zarr_format=3)
-
-
-# --------------------------------------------------------------------------- sources
-
-
-def _open_source_file(path: Path, engine: str, group: str | None = None) -> Any:
-    import xarray as xr
-
-    return xr.open_dataset(path, engine=engine, group=group).load()
-
-
-def source_dataset(spec: dict[str, Any], task_dir: Path) -> Any:
-    """The expected dataset: the source files opened with their format's reader and combined."""
-    import xarray as xr
-
-    engine = spec.get("engine", "h5netcdf")
-    if engine == "fits":
-        from astropy.io import fits
-
-        path = task_dir / spec["files"][0]
-        return xr.Dataset({spec.get("variable", "PRIMARY"): (spec["dims"], fits.getdata(path, 0))})
-    options: dict[str, Any] = {"data_vars": "minimal", "coords": "minimal", "compat": "override", "combine_attrs": "override"}
-    if "grid" in spec:
-        grid = [[_open_source_file(task_dir / f, engine) for f in row] for row in spec["grid"]]
-        return xr.combine_nested(grid, concat_dim=spec["concat_dims"], **{**options, "data_vars": "all"})
-    parts = [_open_source_file(task_dir / f, engine, spec.get("group")) for f in spec["files"]]
-    return parts[0] if len(parts) == 1 else xr.concat(parts, dim=spec.get("concat_dim", "time"), **options)
+    return xr.open_zarr(session.store, group=group, consolidated=False, zarr_format=3, mask_and_scale=not raw)
 
 
 # --------------------------------------------------------------------------- checks
@@ -178,8 +159,9 @@ def check_variables(ctx: Context, check: dict[str, Any]) -> str:
 
 def check_sizes(ctx: Context, check: dict[str, Any]) -> str:
     ds = open_dataset(_ref(ctx, check), check.get("group"))
-    sizes = dict(ds.sizes)
-    assert sizes == check["sizes"], f"sizes {sizes}, expected {check['sizes']}"
+    sizes, wanted = dict(ds.sizes), check["sizes"]
+    wanted = ctx.task[wanted] if isinstance(wanted, str) else wanted  # a task.json key: sizes set by the generator
+    assert sizes == wanted, f"sizes {sizes}, expected {wanted}"
     return f"sizes {sizes}"
 
 
@@ -196,14 +178,14 @@ def check_time_increasing(ctx: Context, check: dict[str, Any]) -> str:
 def check_values_equal(ctx: Context, check: dict[str, Any]) -> str:
     import numpy as np
 
-    ds = open_dataset(_ref(ctx, check), check.get("group"))
+    ds = open_dataset(_ref(ctx, check), check.get("group"), raw=bool(check.get("raw")))
     expected = source_dataset(ctx.task["sources"][check.get("source", "main")], ctx.task_dir)
     for name in check["variables"]:
         assert name in ds.variables, f"{name!r} not in the repository"
         actual, wanted = ds[name], expected[name]
         assert actual.dims == wanted.dims, f"{name}: dims {actual.dims}, source {wanted.dims}"
         np.testing.assert_array_equal(actual.values, wanted.values, err_msg=name)
-    return f"{', '.join(check['variables'])} equal to the sources"
+    return f"{', '.join(check['variables'])} equal to the sources" + (" (raw stored values)" if check.get("raw") else "")
 
 
 def _chunk_grid(session: Any, name: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -264,6 +246,27 @@ def check_history(ctx: Context, check: dict[str, Any]) -> str:
     return f"{len(commits)} commits" + (f", {check['keeps']} kept" if keep else "")
 
 
+def check_batched_commits(ctx: Context, check: dict[str, Any]) -> str:
+    """Every commit on the branch writes at most ``task[max_refs]`` chunks of ``variables``, and every chunk
+    of the final snapshot is written exactly once over the history (batches, not one big commit or rewrites)."""
+    if ctx.repo is None:
+        raise AssertionError(f"no repository at {ctx.task['repo']}")
+    limit = int(ctx.task[check["max_refs"]])
+    ancestry = list(ctx.repo.ancestry(branch=check.get("ref", "main")))[::-1]  # oldest first
+    paths = {f"/{name}" for name in check["variables"]}
+    per_commit = []
+    for parent, child in zip(ancestry, ancestry[1:], strict=False):
+        updated = ctx.repo.diff(from_snapshot_id=parent.id, to_snapshot_id=child.id).updated_chunks
+        per_commit.append(sum(len(updated.get(path, [])) for path in paths))
+    session = _ref(ctx, check)
+    total = sum(math.prod(math.ceil(s / c) for s, c in zip(*_chunk_grid(session, path), strict=True)) for path in paths)
+    over = [(i + 1, n) for i, n in enumerate(per_commit) if n > limit]
+    assert not over, f"commit(s) writing more than {limit} chunk references (commit #, count): {over}"
+    assert sum(per_commit) == total, f"{sum(per_commit)} chunk writes over {len(per_commit)} commits for {total} chunks (each once expected)"
+    batches = [n for n in per_commit if n]
+    return f"{total} chunk references in {len(batches)} commits of at most {limit} ({max(batches, default=0)} the largest)"
+
+
 def check_file_lines(ctx: Context, check: dict[str, Any]) -> str:
     path = ctx.task_dir / check["path"]
     assert path.is_file(), f"{check['path']} missing"
@@ -299,6 +302,7 @@ CHECKS: dict[str, Callable[[Context, dict[str, Any]], str]] = {
     "chunks": check_chunks,
     "references": check_references,
     "history": check_history,
+    "batched_commits": check_batched_commits,
     "file_lines": check_file_lines,
     "no_credentials": check_no_credentials,
 }
@@ -365,6 +369,9 @@ def main(argv: list[str] | None = None) -> int:
     if (args.task_dir is None) != args.all:
         parser.error("pass TASK_ID TASK_DIR, or --all ROOT")
     try:
+        import icechunk
+
+        icechunk.set_logs_filter("error")  # icechunk's local-storage WARN lines are not grading output
         report = grade_all(args.task_id) if args.all else grade(args.task_id, args.task_dir)
     except GradeError as exc:
         print(f"grade.py: {exc}", file=sys.stderr)

@@ -139,7 +139,7 @@ def solved(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
     """``solved(name)`` -> a task folder laid out by the generator and solved by the reference solution (cached)."""
     cache: dict[str, Path] = {}
 
-    def params_for(name: str) -> tuple[Path, dict[str, str]]:
+    def params_for(name: str) -> tuple[Path, dict[str, Any]]:
         if name == "http_server":
             task_dir, base_url = request.getfixturevalue("http_root")
             return task_dir, {"base_url": base_url}
@@ -149,6 +149,8 @@ def solved(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
             return task_dir, {"endpoint": request.getfixturevalue("s3_endpoint"), "bucket": make_bucket("src"), "repo_bucket": make_bucket("repo")}
         if name == "concurrent_writers":
             return task_dir, {"endpoint": request.getfixturevalue("s3_endpoint"), "repo_bucket": request.getfixturevalue("make_bucket")("repo")}
+        if name == "big_archive_batches":  # 6 files (32 references each) in batches of <= 64: the task's shape, fast
+            return task_dir, {"n_files": 6, "batch_refs": 64}
         return task_dir, {}
 
     def _solved(name: str) -> Path:
@@ -346,6 +348,76 @@ def test_rewritten_instead_of_appended_fails_history(solved: Callable[[str], Pat
     repo.writable_session("main").commit("second commit", allow_empty=True)
     failed = _failed(grade.grade("append_and_tag", task_dir))
     assert set(failed) == {"history"} and "no longer in the history" in failed["history"], failed
+
+
+def _revirtualize(task_dir: Path, files: list[Path], repo: str, **options: Any) -> None:
+    """Replace the copy's repository with vzskill.virtualize(files) (a wrong solution's result)."""
+    import vzskill
+
+    shutil.rmtree(task_dir / repo)
+    vzskill.virtualize(files, task_dir / repo, **options)
+
+
+def test_grib_files_out_of_order_fail_time_and_eccodes_values(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    root = solved("grib_forecast")
+    task_dir = _copy(root, tmp_path)
+    files = sorted((root / "inputs" / "forecasts").glob("*.grib2"))
+    _revirtualize(task_dir, [files[1], files[0], files[2]], "output/forecast.icechunk", concat_dim="time")
+    failed = _failed(grade.grade("grib_forecast", task_dir))  # the sample fields depend on the step, not the day
+    assert set(failed) == {"time_increasing", "values_equal"} and "equal time" in failed["values_equal"], failed
+
+
+def test_geotiff_days_out_of_order_fail_tifffile_values(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    root = solved("geotiff_daily")
+    task_dir = _copy(root, tmp_path)
+    days = sorted((root / "inputs" / "daily").glob("sst_*.tif"))[::-1]
+    _revirtualize(task_dir, days, "output/daily.icechunk", concat_dim="time")
+    failed = _failed(grade.grade("geotiff_daily", task_dir))
+    assert set(failed) == {"values_equal"} and "Arrays are not equal" in failed["values_equal"], failed
+
+
+def test_hdf4_floats_without_the_byte_order_fix_fail_pyhdf_values(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    """Plain VirtualiZarr HDF4Parser (kerchunk 0.2.10 declares HDF4 floats little-endian): floats read byte-swapped."""
+    import virtualizarr as vz
+    from virtualizarr.parsers import HDF4Parser
+    from vzskill.containers import add_containers
+    from vzskill.registry import build_registry
+
+    root = solved("hdf4_granule")
+    task_dir = _copy(root, tmp_path)
+    url = f"file://{root / 'inputs' / 'granules' / 'MOD_L2.A2024001.hdf'}"
+    vds = vz.open_virtual_dataset(url, registry=build_registry([url]), parser=HDF4Parser())
+    repo = add_containers(grade.repo_storage(grade.load_task(task_dir), task_dir), [url])
+    with repo.transaction("main", message="plain HDF4Parser") as store:
+        vds.vz.to_icechunk(store, mode="w")
+    failed = _failed(grade.grade("hdf4_granule", task_dir))
+    assert set(failed) == {"values_equal"} and "cloud_fraction" in failed["values_equal"], failed
+
+
+def test_one_file_concatenated_along_time_fails_sizes(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    """The plain-call trap: open_virtual_mfdataset([one file], concat_dim="time") adds a time dimension of 1."""
+    root = solved("single_file_no_time")
+    task_dir = _copy(root, tmp_path)
+    _rewrite(task_dir, ["inputs/bears.nc"], root)
+    failed = _failed(grade.grade("single_file_no_time", task_dir))
+    assert "'time': 1" in failed["sizes"] and "values_equal" in failed, failed
+
+
+def test_one_big_commit_or_rewritten_chunks_fail_batched_commits(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    root = solved("big_archive_batches")
+    task_dir = _copy(root, tmp_path)
+    _revirtualize(task_dir, sorted((root / "inputs" / "archive").glob("temp_*.nc")), "output/archive.icechunk")
+    failed = _failed(grade.grade("big_archive_batches", task_dir))
+    assert set(failed) == {"batched_commits"} and "more than 64" in failed["batched_commits"], failed
+
+    task_dir = _copy(root, tmp_path / "rewritten")
+
+    def change(group: Any) -> None:
+        group["temperature"][0, 0, 0] = group["temperature"][0, 0, 0]  # the same value, written again
+
+    _tamper(task_dir, change)
+    failed = _failed(grade.grade("big_archive_batches", task_dir))
+    assert "193 chunk writes" in failed["batched_commits"] and "each once" in failed["batched_commits"], failed
 
 
 def test_secret_in_a_script_fails_no_credentials(solved: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

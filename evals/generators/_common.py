@@ -71,9 +71,11 @@ def s3_repo_storage(endpoint: str, bucket: str, prefix: str) -> Any:
 
 
 def local_task(task_dir: Path, name: str, files: list[Path], *, repo: str = "output/archive.icechunk",
-               virtual: list[Path] | None = None, engine: str | None = None, **extra: Any) -> dict[str, Any]:
+               virtual: list[Path] | None = None, engine: str | None = None, params: dict[str, str] | None = None,
+               **extra: Any) -> dict[str, Any]:
     """The usual task: ``files`` concatenated along time are the expected values, a local repository at
-    ``repo`` (relative to the task folder) referencing ``virtual`` (default: every file)."""
+    ``repo`` (relative to the task folder) referencing ``virtual`` (default: every file); ``params`` fill the
+    prompt's placeholders besides ``task_dir``."""
     source: dict[str, Any] = {"files": rel(task_dir, files), "concat_dim": "time"}
     if engine:
         source["engine"] = engine
@@ -83,7 +85,7 @@ def local_task(task_dir: Path, name: str, files: list[Path], *, repo: str = "out
         "virtual_urls": {"main": urls(files if virtual is None else virtual)},
         **extra,
     }
-    return write_task(task_dir, name, task)
+    return write_task(task_dir, name, task, **(params or {}))
 
 
 def commit_virtual(storage: Any, folder: Path, files: list[Path], message: str, **write_options: Any) -> str:
