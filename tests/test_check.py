@@ -60,7 +60,7 @@ def test_parsed_files_are_reused_not_reparsed(series_files: list[Path]) -> None:
     parsed = parse_files(series_files)
     report = check(parsed)
     assert report.ok
-    assert all(a is b for a, b in zip(report.datasets, [p.dataset for p in parsed]))
+    assert all(a is b for a, b in zip(report.datasets, [p.dataset for p in parsed], strict=True))
 
 
 @pytest.mark.parametrize("kind", list(EXPECTED))
@@ -365,3 +365,20 @@ def test_workers_are_forwarded_to_the_parse(series_files: list[Path]) -> None:
     one = check(series_files, workers=1)
     two = check(series_files, workers=2)
     assert one.ok and two.ok and one.to_dict() == two.to_dict()
+
+
+def test_three_distinct_values_count_every_other_file(data_dir: Path) -> None:
+    """Three codecs among four files: each odd file's message counts all 3 others and names who uses what."""
+    files = [data_dir / "series" / "temp_000.nc", data_dir / "series" / "temp_001.nc",
+             data_dir / "variants" / "other_level.nc", data_dir / "variants" / "no_shuffle.nc"]
+    report = check(files)
+    by_file = {f.file.rsplit("/", 1)[-1]: f.message for f in report.findings if f.kind == "codecs" and f.variable == "temperature"}
+    assert sorted(by_file) == ["no_shuffle.nc", "other_level.nc"], by_file
+    level = by_file["other_level.nc"]
+    assert "the other 3 files" in level, level
+    assert "zlib level 4 with shuffle (temp_000.nc, temp_001.nc)" in level, level
+    assert "zlib level 4 without shuffle (no_shuffle.nc)" in level, level
+    assert "zlib level 9 with shuffle (other_level.nc)" in by_file["no_shuffle.nc"], by_file
+    # everyone else agreeing keeps the short form
+    [single] = [f for f in check(files[:3]).findings if f.kind == "codecs" and f.variable == "temperature"]
+    assert "the other 2 files use zlib level 4 with shuffle ->" in single.message, single.message

@@ -137,7 +137,7 @@ def test_every_scheme_in_one_registry(tmp_path: Path) -> None:
     ]
     registry = build_registry(urls)
     expected = [LocalStore, S3Store, S3Store, GCSStore, AzureStore, HTTPStore, HTTPStore]
-    for url, cls in zip(urls, expected):
+    for url, cls in zip(urls, expected, strict=True):
         store, _ = registry.resolve(parse_source(url).url if "://" in url else local.as_uri())
         assert isinstance(store, cls), url
     assert registry.resolve("s3://b1/a/x.nc")[0] is not registry.resolve("s3://b2/x.nc")[0]
@@ -270,7 +270,7 @@ def test_kerchunk_refs_outside_their_folder(writer, series_files, tmp_path) -> N
 
     from vzskill.fixtures import sample_dataset
     from vzskill.parse import parse_files, reference_urls
-    from vzskill.registry import SourceRegistry, for_references
+    from vzskill.registry import SourceRegistry
 
     src = [series_files[0], series_files[1]]
     refs = writer(src, tmp_path / "refs")
@@ -285,7 +285,7 @@ def test_kerchunk_refs_outside_their_folder(writer, series_files, tmp_path) -> N
     root = series_files[0].parent.as_uri()
     if writer is _vz_refs:  # fully virtual refs: loading lat/lon/time reads the data files
         assert p.problem == "container" and p.error.endswith(f"-> register the store under {root!r}"), p.error
-    # ... and for_references extends it with those roots
-    for_references(reference_urls(parsed), registry=strict)
-    [q] = parse_files(refs[:1], strict, loadable_variables=["lat", "lon", "time"])
+    # ... and a registry built from the references and their data covers both
+    covering = build_registry([*refs, *reference_urls(parsed)])
+    [q] = parse_files(refs[:1], covering, loadable_variables=["lat", "lon", "time"])
     assert q.ok, q.error

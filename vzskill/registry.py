@@ -87,25 +87,6 @@ class SourceRegistry(ObjectStoreRegistry):
         return super().resolve(url)
 
 
-def for_references(urls: Iterable[str], access: Access | None = None, registry: Any = None) -> ObjectStoreRegistry:
-    """A registry covering ``urls`` (e.g. :func:`vzskill.parse.reference_urls`): ``registry`` extended, or a new one.
-
-    Roots already resolvable through ``registry`` are kept; the others get one store per root.
-    """
-    from vzskill.sources import parse_source
-
-    out = registry if registry is not None else SourceRegistry(access=access)
-    for url in urls:
-        try:
-            out.resolve(url)
-            continue
-        except ValueError:
-            pass
-        source = parse_source(url)
-        out.register(source.root, store_for(source, access))
-    return out
-
-
 def _local_store(source: Source) -> LocalStore:
     if not os.path.isdir(source.bucket):
         raise SourceError(

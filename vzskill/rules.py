@@ -18,7 +18,7 @@ from vzskill.descriptions import compact_variables, describe_codecs, hashable, i
 from vzskill.findings import Finding
 from vzskill.parse import ParsedFile
 from vzskill.sources import SourceError, parse_sources
-from vzskill.wording import first_diff, fmt_fill, fmt_scale, fmt_shape, have, others, short
+from vzskill.wording import first_diff, fmt_fill, fmt_scale, fmt_shape, have, others, others_use, short
 
 __all__ = ["Context", "RULES", "Rule", "time_is_safe"]
 
@@ -147,12 +147,23 @@ def _compare(ctx: Context, var: str, prop: str, among: list[int], describe: Call
         return []
     ref, n_ref, odd = majority(ctx, var, prop, among)
     kind = {"codec_key": "codecs", "shape_other": "shape"}.get(prop, prop)
+    values = {i: ctx.infos[i][var].get(prop) for i in among}
     findings = []
     for i, value in odd:
-        head = f"{ctx.names[i]}: variable '{var}' uses {describe(value)}, {others(n_ref, len(among) - 1)} {describe(ref)}{note}"
+        head = f"{ctx.names[i]}: variable '{var}' uses {describe(value)}, {others_use(_groups(ctx, values, i, describe))}{note}"
         fix = make_fix(ref, ctx.names[i])
         findings.append(Finding(severity, ctx.good[i].url, var, kind, f"{head} -> {fix}", fix))
     return findings
+
+
+def _groups(ctx: Context, values: dict[int, Any], odd: int, describe: Callable[[Any], str]) -> list[tuple[str, list[str]]]:
+    """The other files (all but ``odd``) grouped by value: (description, file names), most common first."""
+    by_key: dict[Any, tuple[Any, list[str]]] = {}
+    for i, value in values.items():
+        if i != odd:
+            by_key.setdefault(hashable(value), (value, []))[1].append(ctx.names[i])
+    ordered = sorted(by_key.values(), key=lambda item: -len(item[1]))
+    return [(describe(value), names) for value, names in ordered]
 
 
 def _fixer(template: str, var: str, hint: Callable[[Any], str] | None = None) -> Callable[[Any, str], str]:

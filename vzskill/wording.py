@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plural", "others", "have", "fmt_shape", "fmt_scale", "fmt_fill", "first_diff", "short"]
+__all__ = ["plural", "others", "others_use", "have", "fmt_shape", "fmt_scale", "fmt_fill", "first_diff", "short"]
 
 
 def short(value: Any, width: int = 60) -> str:
@@ -25,6 +25,35 @@ def others(n_ref: int, n_total_others: int) -> str:
     if n_ref == n_total_others:
         return f"the other {plural(n_ref)} {verb}" if n_ref != 1 else f"the other file {verb}"
     return f"{plural(n_ref, 'other file')} {verb}"
+
+
+def others_use(groups: list[tuple[str, list[str]]]) -> str:
+    """What the other files use, every one of them counted.
+
+    ``[("units 'days'", ["a.nc", "b.nc"])]`` -> ``"the other 2 files use units 'days'"`` (they all agree);
+    ``[("units 'days'", ["a.nc"]), ("units 'hours'", ["c.nc"])]`` ->
+    ``"the other 2 files use other values: units 'days' (a.nc), units 'hours' (c.nc)"`` (most common first, at
+    most 3 names per value, then ``+N more``).
+
+    Parameters
+    ----------
+    groups
+        (description of a value, names of the other files that have it), most common first.
+
+    Returns
+    -------
+    str
+    """
+    n = sum(len(names) for _, names in groups)
+    if len(groups) == 1:
+        return f"{others(n, n)} {groups[0][0]}"
+    listed = ", ".join(f"{what} ({_names(names)})" for what, names in groups)
+    return f"the other {plural(n)} use other values: {listed}"
+
+
+def _names(names: list[str], limit: int = 3) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f" +{len(names) - limit} more" if len(names) > limit else "")
 
 
 def have(n_ref: int, n_total_others: int, what: str) -> str:
