@@ -21,6 +21,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 import xarray as xr
 
+from vzskill.coordinates import virtual_dataset
 from vzskill.errors import explain, quiet_tasks
 from vzskill.reading import SERVED_KINDS
 from vzskill.formats import (  # noqa: F401 - re-exported: callers import them from vzskill.parse
@@ -138,15 +139,14 @@ def _failed(url: str, exc: BaseException, registry: Any, kind: str | None, varia
 
 
 def _parse_kind(url: str, kind: str, registry: Any, options: _Options) -> ParsedFile:
-    """= ``virtualizarr.open_virtual_dataset``, then a look at the manifests (metadata only)."""
+    """= ``virtualizarr.open_virtual_dataset`` (coordinates loaded by :mod:`vzskill.coordinates`),
+    then a look at the manifests (metadata only)."""
     parser = make_parser(kind, group=options.group, drop_variables=options.drop_variables)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         manifest_store = parser(url=url, registry=registry)
-        ds = manifest_store.to_virtual_dataset(
-            loadable_variables=list(options.loadable_variables) if options.loadable_variables is not None else None,
-            decode_times=options.decode_times,
-        )
+        ds = virtual_dataset(manifest_store, loadable_variables=options.loadable_variables,
+                             decode_times=options.decode_times)
         if options.drop_variables and kind != "hdf5":
             ds = ds.drop_vars(list(options.drop_variables), errors="ignore")
         ds.encoding.setdefault("source", url)
