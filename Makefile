@@ -1,6 +1,7 @@
 # vzskill: two commands on a fresh machine (see README.md)
 #   make demo   -> .venv (Python 3.12, pinned stack) + `vzskill demo`
 #   make test   -> .venv (Python 3.12, pinned stack) + the whole test suite (code + doc tests)
+#   make test-paste -> every document's visible blocks, pasted in order into a fresh Python
 # and, for drift: make test-latest -> .venv-latest with the newest releases, reruns the doc tests.
 #   make dist   -> dist/virtualizing-archival-data/: the skill folder as `vzskill install-skill dist` lays it out
 #                  (SKILL.md, examples.md, troubleshooting.md, references/*.md, scripts/ = `pip install ./scripts`)
@@ -18,7 +19,7 @@ PIP_FLAGS ?= --disable-pip-version-check --quiet
 PYTEST_ARGS ?=
 DOCS := README.md SKILL.md examples.md troubleshooting.md references
 
-.PHONY: demo test test-latest install constraints doctor dist clean
+.PHONY: demo test test-paste test-latest install constraints doctor dist clean
 
 define need_python
 	if [ -z "$(PYTHON)" ]; then \
@@ -38,6 +39,11 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# Every document's visible blocks pasted in order into a fresh Python (tests/plugins/docs_paste.py);
+# `make test` pastes SKILL.md, README.md and examples.md only (time budget)
+test-paste: $(VENV)/.installed
+	VZSKILL_PASTE=all $(VENV)/bin/python -m pytest tests/test_doc_fences.py -k paste -rs $(PYTEST_ARGS)
 
 doctor: $(VENV)/.installed
 	$(VENV)/bin/vzskill doctor

@@ -34,6 +34,7 @@ from tests.plugins.docs import (
     make_sybil,
 )
 from tests.plugins.docs_links import broken_links
+from tests.plugins.docs_paste import USER_SETUPS, UserSetup, run_as_pasted, unstated
 
 MAX_SKIPPED_BLOCKS = 3
 
@@ -552,3 +553,65 @@ def test_cli_line_extraction(tmp_path: Path):
     with pytest.raises(SystemExit) as exc:
         build_parser().parse_args(["check", "a.nc", "--no-such-flag"])
     assert exc.value.code == 2
+
+
+# ----------------------------------------------------------------------------------------------
+# Copy-paste truth (tests/plugins/docs_paste.py): the visible blocks alone, in order, in a fresh Python
+# ----------------------------------------------------------------------------------------------
+
+#: Run on every test run (the documents readers copy whole examples from; ~25 s). The other documents
+#: run with VZSKILL_PASTE=all (`make test-paste`, ~2 min on 2 cores): their code costs what it costs.
+PASTE_ALWAYS = ("SKILL.md", "README.md", "examples.md")
+PASTE_ALL = os.environ.get("VZSKILL_PASTE") == "all"
+
+
+def test_every_document_has_a_user_setup_and_the_documents_state_it():
+    assert sorted(USER_SETUPS) == sorted(DOC_FILES)
+    problems = [p for doc, setup in USER_SETUPS.items() if not setup.skip for p in unstated(doc, setup)]
+    assert not problems, problems
+    for doc, setup in USER_SETUPS.items():
+        if setup.until:  # the cut is a heading of the document, with a reason
+            assert setup.reason and re.search(rf"^{re.escape(setup.until)}", (ROOT / doc).read_text(), re.M), doc
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("doc", DOC_FILES)
+def test_visible_blocks_run_as_pasted(doc: str, tmp_path: Path):
+    """A reader pastes the rendered blocks in order into one fresh Python in an empty folder, after the
+    set-up the document states: every block runs (or raises what its expect-error says)."""
+    setup = USER_SETUPS[doc]
+    if setup.skip:
+        pytest.skip(f"{doc}: not pasted: {setup.skip}")
+    if doc not in PASTE_ALWAYS and not PASTE_ALL:
+        pytest.skip(f"{doc}: pasted with VZSKILL_PASTE=all (make test-paste) only, to keep the suite short")
+    folder = tmp_path / "reader"
+    folder.mkdir()
+    result = run_as_pasted(doc, folder)
+    assert result.ok, result.message()
+    if setup.until:
+        print(f"{doc}: blocks from {setup.until!r} on not pasted: {setup.reason}")
+
+
+def test_paste_run_finds_hidden_wiring_and_wrong_errors(tmp_path: Path):
+    doc = tmp_path / "doc.md"
+    doc.write_text(
+        "<!-- invisible-code-block: python\nhidden = 41\n-->\n\n"
+        "```python\nx = 1\n```\n\n"
+        "<!-- expect-error: KeyError: 'b' -->\n```python\n{'a': 1}['b']\n```\n\n"
+        "```pycon\n>>> x + 1\n2\n```\n\n"
+        "```python\nassert hidden + x == 42\n```\n"
+    )
+    folder = tmp_path / "reader"
+    folder.mkdir()
+    result = run_as_pasted("doc.md", folder, UserSetup(), root=tmp_path)
+    assert (result.failed_line, result.error) == (19, "NameError: name 'hidden' is not defined"), result.message()
+    assert "doc.md\", line 20" in result.output  # the traceback names the .md line
+    doc.write_text("<!-- expect-error: KeyError: 'b' -->\n```python\n{'b': 1}['b']\n```\n")
+    result = run_as_pasted("doc.md", folder, UserSetup(), root=tmp_path)
+    assert (result.failed_line, "raised nothing" in result.error) == (2, True), result.message()
+    doc.write_text("```pycon\n>>> 1 + 1\n3\n```\n\n```python\nimport tests.plugins\n```\n")
+    result = run_as_pasted("doc.md", folder, UserSetup(), root=tmp_path)
+    assert result.failed_line == 1 and "Expected:\n    3\nGot:\n    2" in result.error, result.message()
+    doc.write_text("```python\nimport tests.plugins\n```\n")  # the repository is not on a reader's sys.path
+    result = run_as_pasted("doc.md", folder, UserSetup(), root=tmp_path)
+    assert result.error == "ModuleNotFoundError: No module named 'tests'", result.message()
