@@ -169,7 +169,9 @@ def check_time_increasing(ctx: Context, check: dict[str, Any]) -> str:
     import numpy as np
 
     ds = open_dataset(_ref(ctx, check), check.get("group"))
-    values = ds[check.get("dim", "time")].values
+    dim = check.get("dim", "time")
+    assert dim in ds.variables, f"no {dim} coordinate stored (dimension {dim}: {ds.sizes.get(dim, 'absent')})"
+    values = ds[dim].values
     steps = np.diff(values)
     assert values.size > 0 and bool((steps > np.zeros((), dtype=steps.dtype)).all()), f"not strictly increasing: {values[:3]} ... {values[-3:]}"
     return f"{values.size} values, {values[0]} .. {values[-1]}"

@@ -8,7 +8,7 @@ A task's ``sources`` entry (task.json) names the files (relative to the task fol
 | ``h5netcdf`` (default), ``scipy`` | xarray | ``concat_dim`` or a ``grid`` + ``concat_dims``; ``group`` |
 | ``fits`` | astropy ``fits.getdata`` | ``variable``, ``dims`` |
 | ``eccodes`` | eccodes, message by message | ``fields`` (repository name -> eccodes shortName) |
-| ``tifffile`` | tifffile ``imread``, stacked along ``concat_dim`` | ``variable``, ``dims`` |
+| ``tifffile`` | tifffile ``imread``, stacked along the first dim | ``variable``, ``dims``, ``coords`` (dates) |
 | ``pyhdf`` | pyhdf ``SD`` | ``dims`` (SDS name -> its dims) |
 """
 
@@ -80,7 +80,8 @@ def _tifffile(spec: dict[str, Any], task_dir: Path) -> Any:
 
     images = [tifffile.imread(task_dir / f) for f in spec["files"]]
     values = images[0] if len(spec["dims"]) == images[0].ndim else np.stack(images)
-    return xr.Dataset({spec.get("variable", "0"): (spec["dims"], values)})
+    coords = {dim: np.array(dates, dtype="datetime64[ns]") for dim, dates in spec.get("coords", {}).items()}
+    return xr.Dataset({spec.get("variable", "0"): (spec["dims"], values)}, coords=coords)
 
 
 def _pyhdf(spec: dict[str, Any], task_dir: Path) -> Any:

@@ -368,12 +368,15 @@ def test_grib_files_out_of_order_fail_time_and_eccodes_values(solved: Callable[[
 
 
 def test_geotiff_days_out_of_order_fail_tifffile_values(solved: Callable[[str], Path], tmp_path: Path) -> None:
+    """Days stacked in reverse, no dates given: pixels differ, and a dimension without a coordinate is no time axis
+    (xarray would hand out 0, 1, 2, 3 for it)."""
     root = solved("geotiff_daily")
     task_dir = _copy(root, tmp_path)
     days = sorted((root / "inputs" / "daily").glob("sst_*.tif"))[::-1]
     _revirtualize(task_dir, days, "output/daily.icechunk", concat_dim="time")
     failed = _failed(grade.grade("geotiff_daily", task_dir))
-    assert set(failed) == {"values_equal"} and "Arrays are not equal" in failed["values_equal"], failed
+    assert set(failed) == {"values_equal", "time_increasing"} and "Arrays are not equal" in failed["values_equal"], failed
+    assert "no time coordinate stored" in failed["time_increasing"]
 
 
 def test_hdf4_floats_without_the_byte_order_fix_fail_pyhdf_values(solved: Callable[[str], Path], tmp_path: Path) -> None:

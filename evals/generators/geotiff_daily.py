@@ -31,8 +31,10 @@ def _write_day(path: Path, day: int) -> Path:
 def generate(task_dir: Path) -> dict[str, Any]:
     """Lay out geotiff_daily: inputs/daily/sst_2024-01-01..04.tif (100 x 120 uint16, 32 x 32 tiles)."""
     folder = task_dir / "inputs" / "daily"
-    files = [_write_day(folder / f"sst_2024-01-{day + 1:02d}.tif", day) for day in range(DAYS)]
-    source = {"engine": "tifffile", "files": rel(task_dir, files), "variable": "0", "dims": ["time", "y", "x"]}
+    dates = [f"2024-01-{day + 1:02d}" for day in range(DAYS)]
+    files = [_write_day(folder / f"sst_{date}.tif", day) for day, date in enumerate(dates)]
+    source = {"engine": "tifffile", "files": rel(task_dir, files), "variable": "0", "dims": ["time", "y", "x"],
+              "coords": {"time": dates}}
     task = {"repo": {"kind": "local", "path": "output/daily.icechunk"}, "sources": {"main": source},
             "virtual_urls": {"main": urls(files)}}
     return write_task(task_dir, "geotiff_daily", task)
