@@ -249,7 +249,7 @@ def build_parser() -> _Parser:
     p.add_argument("--no-check", action="store_true", help="skip the consistency check (not recommended)")
     p.add_argument("--retries", type=whole_number(0), metavar="N",
                    help="redo attempts when other writers committed first (default 16; 0: fail on the first conflict)")
-    add_parallel_arguments(p)
+    add_parallel_arguments(p, write=True)
     _add_access(p)
     p.set_defaults(func=cmd_virtualize)
 

@@ -198,9 +198,7 @@ def collapse(prefixes: Iterable[str]) -> list[str]:
     return [p for p in unique if not any(q != p and p.startswith(q) for q in unique)]
 
 
-def reference_prefixes(
-    input_urls: Iterable[str | os.PathLike[str]], reference_urls: Iterable[str] = ()
-) -> list[str]:
+def reference_prefixes(input_urls: Iterable[SourceLike], reference_urls: Iterable[str] = ()) -> list[str]:
     """Container prefixes covering the input URLs and every chunk path the manifests reference.
 
     Kerchunk references may point to another folder, bucket or host than the references file:
