@@ -21,10 +21,12 @@ from obspec_utils.registry import ObjectStoreRegistry
 
 __all__ = ["BLOCK", "SERVED_KINDS", "Prefetched", "PrefetchedStore", "PrefetchRegistry", "prefetch"]
 
-#: Formats whose VirtualiZarr parser reads through ``BlockStoreReader`` (any obspec store): they
-#: get the prefetched block. Others (TIFF, GRIB, HDF4: obstore module functions / fsspec) are
-#: given the plain registry; for them the block only decided the format (one request, as a sniff).
-SERVED_KINDS = frozenset({"hdf5", "netcdf3", "fits"})
+#: Formats whose parser reads through the registry it is given (VirtualiZarr's
+#: ``BlockStoreReader`` for HDF5/NetCDF3/FITS; vzskill.format_grib reads head + first block + rest
+#: through it): they get the prefetched block. Others (TIFF, HDF4: obstore module functions /
+#: fsspec) are given the plain registry; for them the block only decided the format (one request,
+#: as a sniff).
+SERVED_KINDS = frozenset({"hdf5", "netcdf3", "fits", "grib"})
 
 #: Bytes fetched up front: the same as BlockStoreReader's block, so its first block is this one.
 BLOCK = 1024 * 1024
