@@ -122,3 +122,15 @@ def test_unreachable_storage_fails_fast(tmp_path: Path, monkeypatch: pytest.Monk
     repo = create_location(tmp_path / "r", [(tmp_path / "d").as_uri() + "/"])
     settings = repo.config.storage
     assert settings is None or settings.retries is None or settings.retries.max_tries != 4
+
+
+def test_locations_are_described_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, series_files: list[Path]) -> None:
+    """WriteResult.repo (the CLI JSON 'repo') names the repository from anywhere: the absolute path, URLs as written."""
+    from vzskill.repo import describe
+
+    monkeypatch.chdir(tmp_path)
+    result = virtualize(series_files[:1], "rel-repo")
+    assert result.repo == str(tmp_path / "rel-repo")
+    assert describe("s3://bucket/repo") == "s3://bucket/repo" and describe(icechunk.in_memory_storage()) is None
+    with pytest.raises(RepositoryNotFound, match=f"^no icechunk repository at {tmp_path / 'nothing'} -> "):
+        open_location("nothing")

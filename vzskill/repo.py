@@ -118,8 +118,26 @@ def to_storage(location: Location, access: Access | None = None) -> icechunk.Sto
 
 
 def describe(location: Location) -> str | None:
-    """The location as the user wrote it (None for Storage/Repository objects)."""
-    return os.fspath(location) if isinstance(location, (str, os.PathLike)) else None
+    """The location, unambiguous: a local path made absolute, a URL as written (None for Storage/Repository).
+
+    What messages and ``WriteResult.repo`` (the CLI's JSON ``repo``) show: ``repo`` run from ``/work`` is
+    ``/work/repo``, so the value still names the repository when read from another directory.
+
+    Parameters
+    ----------
+    location
+        See the module docstring.
+
+    Returns
+    -------
+    str | None
+    """
+    if not isinstance(location, (str, os.PathLike)):
+        return None
+    text = os.fspath(location)
+    if "://" in text:
+        return text
+    return os.path.abspath(os.path.expanduser(text))
 
 
 def open_location(
