@@ -192,10 +192,13 @@ def make_hdf4(
     shape: tuple[int, ...] = (20, 30),
     compression: str | None = "deflate",
     units: str | None = None,
+    chunks: tuple[int, int] | None = None,
 ) -> Path:
     """Write an HDF4 file with pyhdf: one SDS per name (``compression`` "deflate", "rle" or None).
 
-    ``shape`` may have 3 dims (a variant VirtualiZarr's HDF4Parser cannot read).
+    ``shape`` may have 3 dims (a variant VirtualiZarr's HDF4Parser cannot read). ``chunks``: chunked
+    SDS (raw, or DEFLATE chunks with ``compression="deflate"``) written by the HDF4 library through
+    :mod:`vzskill.format_hdf4_chunks` (pyhdf has no ``SDsetchunk``).
     """
     from pyhdf.SD import SD, SDC
 
@@ -204,15 +207,22 @@ def make_hdf4(
     if path.exists():
         path.unlink()
     codes = {"deflate": (SDC.COMP_DEFLATE, 4), "rle": (SDC.COMP_RLE, 0)}
-    f = SD(str(path), SDC.WRITE | SDC.CREATE)
+    plane = (int(shape[-2]), int(shape[-1]))
+    stacked = {n: hdf4_values(n, plane) if len(shape) == 2 else np.stack([hdf4_values(n, plane)] * shape[0]) for n in names}
+    if chunks is not None:
+        from vzskill.format_hdf4_chunks import write_chunked
+
+        write_chunked(path, stacked, chunks, 4 if compression == "deflate" else None)
+    f = SD(str(path), SDC.WRITE if chunks is not None else SDC.WRITE | SDC.CREATE)
     try:
-        plane = (int(shape[-2]), int(shape[-1]))
-        for name in names:
-            values = hdf4_values(name, plane) if len(shape) == 2 else np.stack([hdf4_values(name, plane)] * shape[0])
-            sds = f.create(name, SDC.INT16 if values.dtype == np.int16 else SDC.FLOAT32, tuple(shape))
-            if compression is not None:
-                sds.setcompress(*codes[compression])
-            sds[:] = values
+        for name, values in stacked.items():
+            if chunks is not None:
+                sds = f.select(name)
+            else:
+                sds = f.create(name, SDC.INT16 if values.dtype == np.int16 else SDC.FLOAT32, tuple(shape))
+                if compression is not None:
+                    sds.setcompress(*codes[compression])
+                sds[:] = values
             sds.units = units if units is not None else ("count" if name == "counts" else "reflectance")
             sds.endaccess()
         f.title = "vzskill HDF4 sample"

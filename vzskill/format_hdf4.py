@@ -23,14 +23,14 @@ import os
 import struct
 import tempfile
 import warnings
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from vzskill.format_extras import require_extra
 from vzskill.format_manifest import manifest_array, manifest_store
 from vzskill.formats import ParseError
 from vzskill.sources import display_name
 
-__all__ = ["COMPRESSION", "Hdf4Parser", "data_starts", "sds_layout"]
+__all__ = ["COMPRESSION", "Hdf4Parser", "chunk_table", "data_starts", "sds_layout"]
 
 _SD, _SDG, _NDG, _COMPRESSED = 702, 700, 720, 40
 _SPECIAL = 0x4000
@@ -117,6 +117,21 @@ def _big_endian(meta: dict[str, Any]) -> None:
             codec.setdefault("configuration", {})["endian"] = "big"
 
 
+def _no_zlib(meta: dict[str, Any]) -> None:
+    """A chunked SDS stored without compression: kerchunk declares zlib for every chunked SDS; drop it."""
+    meta["codecs"] = [c for c in meta["codecs"] if "zlib" not in str(c.get("name", "")).lower()]
+
+
+def _edits(floats: bool, raw_chunks: bool) -> Callable[[dict[str, Any]], None]:
+    def edit(meta: dict[str, Any]) -> None:
+        if floats:
+            _big_endian(meta)
+        if raw_chunks:
+            _no_zlib(meta)
+
+    return edit
+
+
 class Hdf4Parser:
     """VirtualiZarr's ``HDF4Parser`` with float byte order corrected and unreadable SDS refused.
 
@@ -143,6 +158,9 @@ class Hdf4Parser:
             raise _refuse(url, f"{len(plain)} uncompressed SDS (VirtualiZarr's HDF4Parser reads compressed SDS only)",
                           f"recompress it ({_REPACK}) and virtualize the copy, or skip the file")
         by_offset = {start: comp for start, comp in layout.values() if isinstance(start, int)}
+        for ref, (start, _) in layout.items():
+            table = chunk_table(data, ref) if start == "chunked" else None
+            by_offset.update({off: comp for off, _, comp in (table[1].values() if table else ())})
         # kerchunk's HDF4 decoder opens the URL with fsspec (its own credentials and endpoints): a remote
         # file is decoded from a local copy of the bytes read through the registry, then renamed back
         local, tmp = (url, None) if url.startswith("file://") else _local_copy(data)
@@ -161,12 +179,75 @@ class Hdf4Parser:
                 os.unlink(tmp)
         arrays = {}
         for name, var in ds.variables.items():
-            array = var.data
-            for entry in array.manifest.dict().values():
-                comp = by_offset.get(int(entry["offset"]))
-                if comp not in (None, "DEFLATE"):
-                    raise _refuse(url, f"{comp}-compressed (VirtualiZarr's HDF4Parser decodes DEFLATE only)",
-                                  f"drop it (drop_variables=['{name}']) or recompress the file ({_REPACK})", str(name))
-            array = manifest_array(var, _big_endian if var.dtype.kind == "f" else None)
+            comps = {by_offset.get(int(e["offset"])) for e in var.data.manifest.dict().values()}
+            odd = sorted(str(c) for c in comps - {None, "DEFLATE", "none"})
+            if odd or comps >= {"none", "DEFLATE"}:
+                what = f"{odd[0]}-compressed" if odd else "chunked with some chunks compressed and some not"
+                raise _refuse(url, f"{what} (VirtualiZarr's HDF4Parser decodes DEFLATE only)",
+                              f"drop it (drop_variables=['{name}']) or recompress the file ({_REPACK})", str(name))
+            array = manifest_array(var, _edits(var.dtype.kind == "f", comps == {"none"}))
             arrays[str(name)] = array if tmp is None else array.rename_paths(url)
         return manifest_store(arrays, ds.attrs, registry, [str(c) for c in ds.coords])
+
+
+_VH, _VS, _LINKED, _CHUNK = 1962, 1963, 20, 61
+
+
+def _linked(data: bytes, dds: dict[tuple[int, int], tuple[int, int]], hoff: int) -> bytes:
+    """The bytes of a linked-block element (special header at ``hoff``: length, block length, blocks, link ref)."""
+    length, _block, nblocks, link = struct.unpack(">IIIH", data[hoff + 2:hoff + 16])
+    out = bytearray()
+    while link and len(out) < length:
+        loff, _ = dds[(_LINKED, link)]
+        fields = struct.unpack(f">{nblocks + 1}H", data[loff:loff + 2 * (nblocks + 1)])
+        for ref in fields[1:]:
+            if ref and (_LINKED, ref) in dds:
+                boff, blen = dds[(_LINKED, ref)]
+                out += data[boff:boff + blen]
+        link = fields[0]
+    return bytes(out[:length])
+
+
+def _vdata(data: bytes, dds: dict[tuple[int, int], tuple[int, int]], ref: int) -> bytes:
+    if (_VS, ref) in dds:
+        off, length = dds[(_VS, ref)]
+        return data[off:off + length]
+    return _linked(data, dds, dds[(_VS | _SPECIAL, ref)][0])
+
+
+def chunk_table(data: bytes, ref: int) -> tuple[tuple[int, ...], dict[tuple[int, ...], tuple[int, int, str]]] | None:
+    """A chunked SDS (pyhdf ref ``ref``): ``(chunk shape, {chunk start index: (offset, length, compression)})``
+    read from its chunked special header and chunk table (a Vdata of origin + chunk tag/ref); None if not chunked."""
+    dds = _dds(data)
+    for (tag, gref), (off, length) in dds.items():
+        if tag not in (_NDG, _SDG) or gref != ref:
+            continue
+        members = struct.unpack(f">{length // 2}H", data[off:off + length - length % 2])
+        sd = [mref for mtag, mref in zip(members[::2], members[1::2], strict=True)
+              if mtag & ~_SPECIAL == _SD and (_SD | _SPECIAL, mref) in dds]
+        if not sd:
+            return None
+        hoff = dds[(_SD | _SPECIAL, sd[0])][0]
+        if struct.unpack(">H", data[hoff:hoff + 2])[0] != _SPECIAL_CHUNKED:
+            return None
+        table_ref, = struct.unpack(">H", data[hoff + 25:hoff + 27])
+        ndims, = struct.unpack(">I", data[hoff + 31:hoff + 35])  # after the chunk table tag/ref and sp_tag fields
+        if not 0 < ndims <= 32:
+            return None
+        dims = [struct.unpack(">III", data[hoff + 35 + 12 * i:hoff + 47 + 12 * i]) for i in range(ndims)]
+        shape = tuple(int(d[2]) for d in dims)  # (distribution flag, dimension length, chunk length) per dim
+        records = _vdata(data, dds, table_ref)
+        size = 4 * ndims + 4
+        out: dict[tuple[int, ...], tuple[int, int, str]] = {}
+        for pos in range(0, len(records) - size + 1, size):
+            *origin, ctag, cref = struct.unpack(f">{ndims}iHH", records[pos:pos + size])
+            start = tuple(int(o) * k for o, k in zip(origin, shape, strict=True))
+            if (ctag, cref) in dds:
+                out[start] = (*dds[(ctag, cref)], "none")
+            elif (ctag | _SPECIAL, cref) in dds:
+                coff = dds[(ctag | _SPECIAL, cref)][0]
+                comp_ref, _model, code = struct.unpack(">HHH", data[coff + 8:coff + 14])
+                where = dds.get((_COMPRESSED, comp_ref), (-1, 0))
+                out[start] = (where[0], where[1], COMPRESSION.get(code, f"code {code}"))
+        return shape, out
+    return None
