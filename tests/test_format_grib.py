@@ -24,7 +24,7 @@ def _read(repo: Path, name: str) -> np.ndarray:
     import zarr
 
     repo_ = icechunk.Repository.open(icechunk.local_filesystem_storage(str(repo)),
-                                     authorize_virtual_chunk_access={f"file://{repo.parent}/": None})
+                                     authorize_virtual_chunk_access={f"file://{repo.parent}/": icechunk.credentials.LocalFileSystemAccess})
     return np.asarray(zarr.open_array(repo_.readonly_session("main").store, path=name, mode="r")[...])
 
 
@@ -129,6 +129,25 @@ def test_grib_on_s3(tmp_path: Path, s3_endpoint: str, s3_client, make_bucket) ->
     result = virtualize([f"s3://{bucket}/grib/remote.grib2"], tmp_path / "repo", access=access)
     report = verify(tmp_path / "repo", access=access)
     assert report.ok and result.nrefs == 2 and report.compared["tmp"] == 2, report.format_table()
+
+
+@pytest.mark.s3
+def test_grib_is_downloaded_once_per_virtualize(tmp_path: Path, s3_endpoint: str, s3_client, make_bucket,
+                                                loopback_proxy) -> None:
+    """A small GRIB file costs ONE request: the format probe's first block (1 MiB) is the whole file, and the
+    refusal checks and gribberish's parser (which reads the whole file again) are served from it."""
+    from tests.plugins.servers import TEST_KEY_ID, TEST_SECRET
+    from vzskill.sources import Access
+
+    grib = make_grib(tmp_path / "once.grib2", steps=(0, 6))
+    bucket = make_bucket()
+    s3_client.upload_file(str(grib), bucket, "grib/once.grib2")
+    proxy = loopback_proxy(s3_endpoint)
+    access = Access(endpoint=proxy.url, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    result = virtualize([f"s3://{bucket}/grib/once.grib2"], tmp_path / "repo", access=access)
+    gets = [(r.method, r.range) for r in proxy.log if r.target.startswith(f"/{bucket}/grib/once.grib2")]
+    # the format probe's block has it all; the HEAD is write's check that the source is unchanged before the commit
+    assert result.nrefs == 2 and gets == [("GET", "bytes=0-1048575"), ("HEAD", None)], gets
 
 
 def test_pressure_levels_become_a_dimension(tmp_path: Path) -> None:
