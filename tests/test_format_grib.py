@@ -66,6 +66,8 @@ def test_series_of_files_along_time(tmp_path: Path) -> None:
     assert result.nrefs == 4
     report = verify(repo)
     assert report.ok, report.format_table()
+    want = [grib_values(s, date=d) for d in (20240101, 20240102) for s in (0, 6)]  # each day's values differ
+    np.testing.assert_allclose(_read(repo, "tmp"), np.stack(want), atol=0.01)
 
 
 def test_group_picks_a_node_of_the_tree(tmp_path: Path) -> None:

@@ -120,9 +120,11 @@ def make_tiff_variant(path: str | os.PathLike[str], kind: str) -> Path:
     return path
 
 
-def grib_values(step: int, ny: int = 10, nx: int = 12, field: int = 0) -> np.ndarray:
-    """The field :func:`make_grib` writes for ``step`` (Kelvin-like, 0.1 steps: exact at 16 bits)."""
-    return 270.0 + 5.0 * field + np.arange(ny * nx, dtype="float64").reshape(ny, nx) / 10.0 + step
+def grib_values(step: int, ny: int = 10, nx: int = 12, field: int = 0, date: int = 20240101) -> np.ndarray:
+    """The field :func:`make_grib` writes for ``step`` on ``date`` (Kelvin-like, 0.1 steps: exact at 16 bits;
+    +1 per day of the month after the 1st, so files of different dates differ in their values too)."""
+    day = date % 100 - 1
+    return 270.0 + 5.0 * field + np.arange(ny * nx, dtype="float64").reshape(ny, nx) / 10.0 + step + day
 
 
 def make_grib(
@@ -148,7 +150,7 @@ def make_grib(
     several = len(levels) > 1
     with open(path, "wb") as fh:
         for step, (index, short), (surface, level) in itertools.product(steps, enumerate(fields), levels):
-            values = grib_values(step, ny, nx, index) + (level / 100 if several else 0.0)
+            values = grib_values(step, ny, nx, index, date) + (level / 100 if several else 0.0)
             keys = {"dataDate": date, "dataTime": 0, "shortName": short, "typeOfFirstFixedSurface": surface,
                     "level": level, "stepRange": str(step), "packingType": GRIB_PACKINGS.get(packing, packing),
                     "bitsPerValue": 16}
