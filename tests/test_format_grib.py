@@ -174,6 +174,9 @@ def test_fields_at_several_level_types_are_refused_with_the_groups(tmp_path: Pat
     assert p.error == ("mixed.grib2: fields in 2 groups (hag/instant, isobar/instant) -> pick one group per repository: "
                        "group='hag/instant' (one of ['hag/instant', 'isobar/instant']), or split the file by level type "
                        "(grib_copy -w typeOfFirstFixedSurface=103 in.grib2 out.grib2)")
+    from vzskill.format_grib import level_groups
+
+    assert level_groups(grib) == ["hag/instant", "isobar/instant"]
     for group, dims in (("hag/instant", 3), ("isobar/instant", 4)):  # the fix: one repository per group
         [node] = parse_files([grib], group=group)
         assert node.ok and node.dataset["tmp"].ndim == dims

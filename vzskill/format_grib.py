@@ -15,15 +15,16 @@ each field), and a file whose fields need more than one group.
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import Any, Iterable
 
 from vzskill.format_extras import plain_registry, require_extra
 from vzskill.format_manifest import manifest_array, manifest_store
 from vzskill.formats import ParseError
-from vzskill.sources import display_name
+from vzskill.sources import Access, display_name
 
-__all__ = ["GribParser", "grid_problem"]
+__all__ = ["GribParser", "grid_problem", "level_groups"]
 
 
 def _refuse(url: str, what: str, fix: str, variable: str | None = None) -> ParseError:
@@ -68,6 +69,20 @@ class _OneFile:
 def _first_message(var: Any) -> tuple[int, int] | None:
     entry = next(iter(var.data.manifest.dict().values()), None)
     return (int(entry["offset"]), int(entry["length"])) if entry and entry.get("path") else None
+
+
+def level_groups(url: str | os.PathLike[str], access: Access | None = None, drop_variables: Iterable[str] | None = None,
+                 ) -> list[str]:
+    """The groups of gribberish's stable tree that hold fields in ``url`` (``["hag/instant", "isobar/instant"]``):
+    what ``virtualize(..., group=)`` takes, one level type / product kind each. Reads the file once."""
+    from vzskill.registry import build_registry
+    from vzskill.sources import normalize_url
+
+    require_extra("grib", str(url))
+    url = normalize_url(os.fspath(url))
+    registry = build_registry([url], access)
+    store, path = registry.resolve(url)
+    return GribParser(drop_variables=drop_variables)._stable_nodes(url, _OneFile(path, _read_whole(store, path)))
 
 
 #: GRIB2 grid definition templates gribberish 1.9 cannot read (section 3, octets 13-14)
