@@ -36,7 +36,7 @@ def test_dmrpp_end_to_end(tmp_path: Path) -> None:
     report = verify(repo)
     assert report.ok and report.compared["temperature"] == 16, report.format_table()
     session = icechunk.Repository.open(icechunk.local_filesystem_storage(str(repo)),
-                                       authorize_virtual_chunk_access={f"file://{tmp_path}/": None}).readonly_session("main")
+                                       authorize_virtual_chunk_access={f"file://{tmp_path}/": icechunk.credentials.LocalFileSystemAccess}).readonly_session("main")
     ds = xr.open_zarr(session.store, consolidated=False, zarr_format=3)
     src = xr.open_dataset(nc, engine="h5netcdf")
     for name in ("temperature", "precipitation", "time", "lat", "lon"):

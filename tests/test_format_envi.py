@@ -44,7 +44,7 @@ def test_envi_end_to_end(interleave: str, options: dict, tmp_path: Path) -> None
     blocks = 1 if options.get("compress") else var.shape[0]
     assert report.ok and report.compared[f"cube_{interleave}"] == result.nrefs == blocks, report.format_table()
     session = icechunk.Repository.open(icechunk.local_filesystem_storage(str(repo)),
-                                       authorize_virtual_chunk_access={f"file://{tmp_path}/": None}).readonly_session("main")
+                                       authorize_virtual_chunk_access={f"file://{tmp_path}/": icechunk.credentials.LocalFileSystemAccess}).readonly_session("main")
     got = zarr.open_array(session.store, path=f"cube_{interleave}", mode="r")[...]
     want = envi_values(dtype=options.get("dtype", "float32"))
     np.testing.assert_array_equal(got, np.transpose(want, [("band", "y", "x").index(d) for d in DIMS[interleave]]))

@@ -37,7 +37,7 @@ def _values(repo: Path, name: str) -> np.ndarray:
     import zarr
 
     session = icechunk.Repository.open(icechunk.local_filesystem_storage(str(repo)),
-                                       authorize_virtual_chunk_access={f"file://{repo.parent}/": None}).readonly_session("main")
+                                       authorize_virtual_chunk_access={f"file://{repo.parent}/": icechunk.credentials.LocalFileSystemAccess}).readonly_session("main")
     return np.asarray(zarr.open_array(session.store, path=name, mode="r")[...])
 
 

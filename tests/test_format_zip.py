@@ -32,7 +32,7 @@ def test_zipped_zarr_end_to_end(name: str, tmp_path: Path) -> None:
     report = verify(repo)
     assert report.ok and report.compared["temperature"] == 16, report.format_table()
     session = icechunk.Repository.open(icechunk.local_filesystem_storage(str(repo)),
-                                       authorize_virtual_chunk_access={f"file://{tmp_path}/": None}).readonly_session("main")
+                                       authorize_virtual_chunk_access={f"file://{tmp_path}/": icechunk.credentials.LocalFileSystemAccess}).readonly_session("main")
     values = zarr.open_array(session.store, path="temperature", mode="r")[...]
     np.testing.assert_array_equal(values, np.arange(2400, dtype="float32").reshape(4, 20, 30) / 10)
 
