@@ -250,6 +250,7 @@ def test_projected_grids_in_every_scanning_direction(template: int, mode: int, t
     virtualize([path], tmp_path / "repo")
     report = verify(tmp_path / "repo")
     assert report.ok and report.compared["latitude"] == report.compared["longitude"] == 1, report.format_table()
+    assert report.compared["x"] == report.compared["y"] == 1  # x/y: grid_xy's own projection vs gribberish's
 
 
 @pytest.mark.parametrize("template", [20, 30])

@@ -21,7 +21,7 @@ import numpy as np
 
 import eccodes
 
-__all__ = ["eccodes_scans_right", "grid_latlon"]
+__all__ = ["eccodes_scans_right", "grid_latlon", "grid_xy"]
 
 #: shapeOfTheEarth (code table 3.2) -> radius in metres; 1 = radius given in the message
 _SPHERES = {0: 6367470.0, 6: 6371229.0, 8: 6371200.0}
@@ -58,7 +58,10 @@ def _axes(h: Any, x0: float, y0: float) -> tuple[np.ndarray, np.ndarray]:
     return np.meshgrid(x, y)
 
 
-def _polar(h: Any, r: float) -> tuple[np.ndarray, np.ndarray]:
+_Grid = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # lat, lon (2-D, degrees), x, y (1-D, metres)
+
+
+def _polar(h: Any, r: float) -> _Grid:
     """Polar stereographic (template 3.20), true scale at LaD; projection centre from bit 1 of its flag."""
     south = bool(int(_get(h, "projectionCentreFlag")) & 0x80)
     sign = -1.0 if south else 1.0
@@ -71,10 +74,10 @@ def _polar(h: Any, r: float) -> tuple[np.ndarray, np.ndarray]:
     rho = np.hypot(x, y)
     lat = sign * (np.pi / 2 - 2 * np.arctan(rho / k))
     lon = lov + np.arctan2(x, -sign * y)
-    return np.degrees(lat), np.degrees(lon)
+    return np.degrees(lat), np.degrees(lon), x[0, :], y[:, 0]  # x/y from the pole, as proj's stere
 
 
-def _lambert(h: Any, r: float) -> tuple[np.ndarray, np.ndarray] | None:
+def _lambert(h: Any, r: float) -> _Grid | None:
     """Lambert conformal conic (template 3.30), secant at Latin1/Latin2, Dx/Dy true at LaD (one of them)."""
     deg = {k: np.radians(float(_get(h, k + "InDegrees"))) for k in ("Latin1", "Latin2", "LaD", "LoV",
            "latitudeOfFirstGridPoint", "longitudeOfFirstGridPoint")}
@@ -91,7 +94,20 @@ def _lambert(h: Any, r: float) -> tuple[np.ndarray, np.ndarray] | None:
     rr = np.sign(n) * np.hypot(x, y)
     theta = np.arctan2(np.sign(n) * x, -np.sign(n) * y)
     lat = 2 * np.arctan((r * f / rr) ** (1 / n)) - np.pi / 2
-    return np.degrees(lat), np.degrees(deg["LoV"] + theta / n)
+    rho0 = rho(deg["LaD"])  # proj's lcc (as gribberish sets it up) has its y origin at lat_0 = LaD
+    return np.degrees(lat), np.degrees(deg["LoV"] + theta / n), x[0, :], rho0 + y[:, 0]
+
+
+def _grid(handle_bytes: bytes) -> _Grid | None:
+    h = eccodes.codes_new_from_message(handle_bytes)
+    try:
+        template = int(_get(h, "gridDefinitionTemplateNumber"))
+        r = _radius(h)
+        if r is None or template not in (20, 30) or _get(h, "jPointsAreConsecutive"):
+            return None
+        return (_polar if template == 20 else _lambert)(h, r)
+    finally:
+        eccodes.codes_release(h)
 
 
 def grid_latlon(handle_bytes: bytes) -> tuple[np.ndarray, np.ndarray] | None:
@@ -100,13 +116,12 @@ def grid_latlon(handle_bytes: bytes) -> tuple[np.ndarray, np.ndarray] | None:
     Computed for polar stereographic and Lambert conformal grids on a spherical earth, points scanned
     in rows (``jPointsAreConsecutive=0``); None for any other grid.
     """
-    h = eccodes.codes_new_from_message(handle_bytes)
-    try:
-        template = int(_get(h, "gridDefinitionTemplateNumber"))
-        r = _radius(h)
-        if r is None or template not in (20, 30) or _get(h, "jPointsAreConsecutive"):
-            return None
-        grid = (_polar if template == 20 else _lambert)(h, r)
-        return None if grid is None else (grid[0], np.mod(grid[1], 360.0))
-    finally:
-        eccodes.codes_release(h)
+    grid = _grid(handle_bytes)
+    return None if grid is None else (grid[0], np.mod(grid[1], 360.0))
+
+
+def grid_xy(handle_bytes: bytes) -> tuple[np.ndarray, np.ndarray] | None:
+    """The projected ``(x, y)`` axes in metres (1-D, in scanning order) as proj places them: from the pole
+    (polar stereographic), from ``(LoV, LaD)`` (Lambert); None where :func:`grid_latlon` is None."""
+    grid = _grid(handle_bytes)
+    return None if grid is None else (grid[2], grid[3])
