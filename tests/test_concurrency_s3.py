@@ -27,6 +27,9 @@ from virtualizarr import open_virtual_dataset
 from virtualizarr.parsers import HDFParser
 
 import vzskill
+from vzskill.containers import create_repo, open_repo
+from vzskill.registry import build_registry
+from vzskill.sources import Access
 from tests.plugins.safety import TEST_KEY_ID, TEST_SECRET
 from tests.plugins.servers import assert_same_values, local_series, repo_storage
 
@@ -122,12 +125,12 @@ def test_with_rebase_all_eight_commits_land(s3_endpoint, make_bucket):
 
 def test_with_rebase_eight_virtual_groups(s3_endpoint, s3_data_bucket, make_bucket, series_files):
     """Eight writers each virtualize a file from S3 into their own group; all land, all readable."""
-    access = vzskill.Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
     urls = [f"s3://{s3_data_bucket}/series/{p.name}" for p in series_files]
-    registry = vzskill.build_registry(urls, access)
+    registry = build_registry(urls, access)
     vdss = [open_virtual_dataset(u, registry=registry, parser=HDFParser()) for u in urls]
     storage = repo_storage(s3_endpoint, make_bucket(), "repos/groups")
-    session = vzskill.create_repo(storage, urls, access).writable_session("main")
+    session = create_repo(storage, urls, access).writable_session("main")
     zarr.group(store=session.store)  # the root group must exist before the writers add groups below it
     session.commit("root group")     # (otherwise every writer creates "/" too: NewNodeConflictsWithExistingNode)
     before = n_snapshots(storage)
@@ -138,7 +141,7 @@ def test_with_rebase_eight_virtual_groups(s3_endpoint, s3_data_bucket, make_buck
     results = run_writers(storage, write_group, {"rebase_with": icechunk.ConflictDetector(), "rebase_tries": 50})
     assert all(isinstance(r, str) for r in results), results
     assert n_snapshots(storage) == before + N_WRITERS
-    session = vzskill.open_repo(storage, access).readonly_session("main")
+    session = open_repo(storage, access).readonly_session("main")
     for i in range(N_WRITERS):
         ds = xr.open_zarr(session.store, group=f"writer{i}", consolidated=False, zarr_format=3).load()
         assert_same_values(ds, local_series([series_files[i % len(series_files)]]))
@@ -166,12 +169,12 @@ def test_same_chunk_conflict_then_use_ours(s3_endpoint, make_bucket):
 @pytest.fixture()
 def append_base(s3_endpoint, s3_data_bucket, make_bucket, series_files):
     """Repo on S3 holding the first file of the series (virtual, from S3); the next two to append."""
-    access = vzskill.Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
     urls = [f"s3://{s3_data_bucket}/series/{p.name}" for p in series_files]
-    registry = vzskill.build_registry(urls, access)
+    registry = build_registry(urls, access)
     vdss = [open_virtual_dataset(u, registry=registry, parser=HDFParser()) for u in urls]
     storage = repo_storage(s3_endpoint, make_bucket(), "repos/append")
-    repo = vzskill.create_repo(storage, urls, access)
+    repo = create_repo(storage, urls, access)
     session = repo.writable_session("main")
     vdss[0].vz.to_icechunk(session.store)
     session.commit("first file")
@@ -179,7 +182,7 @@ def append_base(s3_endpoint, s3_data_bucket, make_bucket, series_files):
 
 
 def append_session(storage, access, vds) -> icechunk.Session:
-    session = vzskill.open_repo(storage, access).writable_session("main")
+    session = open_repo(storage, access).writable_session("main")
     vds.vz.to_icechunk(session.store, append_dim="time")
     return session
 
@@ -219,7 +222,7 @@ def test_concurrent_append_recovery_gives_gap_free_time_axis(append_base, series
         b.commit("append file 2")
     del b  # discard: a session that lost cannot be reused for the append
     append_with_retry(storage, access, vdss[2], "append file 2")
-    ds = xr.open_zarr(vzskill.open_repo(storage, access).readonly_session("main").store, consolidated=False).load()
+    ds = xr.open_zarr(open_repo(storage, access).readonly_session("main").store, consolidated=False).load()
     assert_same_values(ds, local_series(series_files))
     steps = np.diff(ds["time"].values).astype("timedelta64[D]").astype(int)
     assert (steps == 1).all() and ds.sizes["time"] == 12  # gap-free, no duplicates
@@ -228,13 +231,13 @@ def test_concurrent_append_recovery_gives_gap_free_time_axis(append_base, series
 
 def test_writers_creating_groups_in_a_repo_without_root_group_conflict(s3_endpoint, s3_data_bucket, make_bucket, series_files):
     """Both writers create "/" implicitly: not rebasable. Fix: commit the root group first (see above)."""
-    access = vzskill.Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
     urls = [f"s3://{s3_data_bucket}/series/{series_files[0].name}"]
-    vds = open_virtual_dataset(urls[0], registry=vzskill.build_registry(urls, access), parser=HDFParser())
+    vds = open_virtual_dataset(urls[0], registry=build_registry(urls, access), parser=HDFParser())
     storage = repo_storage(s3_endpoint, make_bucket(), "repos/noroot")
-    vzskill.create_repo(storage, urls, access)
-    a = vzskill.open_repo(storage, access).writable_session("main")
-    b = vzskill.open_repo(storage, access).writable_session("main")
+    create_repo(storage, urls, access)
+    a = open_repo(storage, access).writable_session("main")
+    b = open_repo(storage, access).writable_session("main")
     vds.vz.to_icechunk(a.store, group="a")
     vds.vz.to_icechunk(b.store, group="b")
     a.commit("group a")
@@ -263,10 +266,10 @@ def _series_on_s3(s3_client, make_bucket, tmp_path, n: int) -> tuple[list, list[
 def _assert_all_landed(s3_endpoint: str, repo_bucket: str, files: list, n_appends: int) -> None:
     from vzskill import verify
 
-    access = vzskill.Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
     storage = repo_storage(s3_endpoint, repo_bucket, "repo")
     assert n_snapshots(storage) == 1 + 1 + n_appends  # initialized, first write, every append: 0 lost
-    ds = xr.open_zarr(vzskill.open_repo(storage, access).readonly_session("main").store, consolidated=False).load()
+    ds = xr.open_zarr(open_repo(storage, access).readonly_session("main").store, consolidated=False).load()
     assert (np.diff(ds["time"].values) > np.timedelta64(0, "ns")).all()
     assert_same_values(ds, local_series(files))
     report = verify(storage, access=access)
@@ -288,7 +291,7 @@ def test_eight_concurrent_cli_appends_all_land_in_order(s3_endpoint, s3_client, 
     cli = [sys.executable, "-m", "vzskill", "virtualize", "--repo", f"s3://{repo_bucket}/repo", "--endpoint", s3_endpoint,
            "--json"]
     env = {**os.environ, "AWS_EC2_METADATA_DISABLED": "true"}
-    access = vzskill.Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
     vzskill.virtualize(urls[:1], repo_storage(s3_endpoint, repo_bucket, "repo"), access=access)  # the first write
     order = list(range(1, N_APPENDERS + 1))
     random.Random(13).shuffle(order)

@@ -370,15 +370,30 @@ def _size_now(url: str, registry: Any) -> int | None:
         return -1  # there, size unknown
 
 
+# a remote store is a prefix, not an object: it is there when its marker object is (its size changes on every commit)
+_MARKERS = {"icechunk": ("repo",), "zarr": ("zarr.json", ".zgroup", ".zarray")}
+
+
+def _now(url: str, kind: str | None, registry: Any) -> int | None:
+    """:func:`_size_now` of a file; of a remote Icechunk/Zarr store: -1 (there) when a marker object exists, else None."""
+    markers = _MARKERS.get(kind or "")
+    if markers is None or url.startswith("file://"):
+        return _size_now(url, registry)
+    base = url.rstrip("/")
+    return -1 if any(_size_now(f"{base}/{m}", registry) is not None for m in markers) else None
+
+
 def source_guard(parsed: Sequence[ParsedFile], access: Access | None,
                  registry: Any = None) -> Callable[[Sequence[str]], None]:
     """A check run right before the commit: every written source still exists with the size it was parsed at.
 
     One metadata request per remote file (16 at a time, on the keep-alive connections of one
     registry: ``registry``, the one the files were parsed through, else one built here), one
-    ``stat`` per local file.
+    ``stat`` per local file. A remote Icechunk repository or Zarr store (a prefix) is confirmed by
+    its marker object (``repo``; ``zarr.json``/``.zgroup``/``.zarray``), its size not compared.
     """
     sizes = {p.url: p.size for p in parsed}
+    kinds = {p.url: p.kind for p in parsed}
     remote = [u for u in sizes if not u.startswith("file://")]
     if remote and registry is None:
         registry = build_registry(remote, access)
@@ -389,7 +404,7 @@ def source_guard(parsed: Sequence[ParsedFile], access: Access | None,
         todo = list(dict.fromkeys(urls))
         try:
             with ThreadPoolExecutor(max_workers=16) as pool:
-                now = dict(zip(todo, pool.map(lambda u: _size_now(u, registry), todo), strict=True))
+                now = dict(zip(todo, pool.map(lambda u: _now(u, kinds.get(u), registry), todo), strict=True))
         except Exception as exc:  # noqa: BLE001 - unreachable/permission: the write must not go on blind
             raise VirtualizeError(
                 f"could not confirm the sources before the commit ({type(exc).__name__}: {_why(exc)}), "

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any, Iterable, Literal, Mapping, Sequence, cast
+from typing import Any, Iterable, Literal, Mapping, Sequence
 
 import icechunk
 import xarray as xr
@@ -260,7 +260,7 @@ def preflight(plan: Plan, parsed: list[ParsedFile], location: Location, options:
     combined.attrs, dropped = merge_attrs([ds.attrs for ds in datasets])
     options.step("combine", 1, 1)
     refs = reference_urls(datasets)
-    prefixes = reference_prefixes(cast(list[Any], plan.sources), refs)  # Sources pass through (SourceLike)
+    prefixes = reference_prefixes(plan.sources, refs)
     probe_references(prefixes, refs, plan.sources, options.access)
     warnings = [f.message for f in report.findings if f.severity == "warning"] if report is not None else []
     return Prepared(combined, choice, prefixes, dropped, warnings, datasets)
