@@ -77,3 +77,24 @@ def test_a_folder_named_icechunk_without_a_repository_is_one_line(tmp_path: Path
     assert p.error == ("empty.icechunk: no Icechunk repository here (no 'repo' object) -> pass the repository's "
                        "folder/prefix (the one holding 'repo' and 'snapshots/'), or check the URL"), p.error
 
+
+
+@pytest.mark.s3
+def test_an_icechunk_repository_on_s3_is_a_source(tmp_path: Path, s3_endpoint: str, s3_client, make_bucket) -> None:
+    """A repository in a bucket (a prefix, not an object) is detected and parsed through the caller's access;
+    verify opens it with the same access and places every native chunk by its id."""
+    from tests.plugins.servers import TEST_KEY_ID, TEST_SECRET
+    from vzskill.sources import Access
+
+    source = make_icechunk_source(tmp_path / "source.icechunk")
+    bucket = make_bucket()
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        s3_client.upload_file(str(path), bucket, f"repos/source.icechunk/{path.relative_to(source).as_posix()}")
+    access = Access(endpoint=s3_endpoint, access_key_id=TEST_KEY_ID, secret_access_key=TEST_SECRET)
+    url = f"s3://{bucket}/repos/source.icechunk"
+    assert detect_kind(url, access=access) == "icechunk"
+    result = virtualize([url], tmp_path / "copy.icechunk", access=access)
+    assert result.nrefs == 4
+    report = verify(tmp_path / "copy.icechunk", access=access)
+    assert report.ok and report.compared == {"t": 4}, report.format_table()
+    np.testing.assert_array_equal(_values(tmp_path / "copy.icechunk", "t"), _values(source, "t"))
