@@ -581,6 +581,33 @@ def test_group_and_workers_are_passed_to_the_parse(tmp_path: Path, data_dir: Pat
         np.testing.assert_array_equal(stored[name].values, direct[name].values, err_msg=str(name))
 
 
+def test_a_list_of_groups_is_one_datatree_commit(tmp_path: Path, data_dir: Path, series: list[Path]) -> None:
+    """group=[...] writes every group at its path in ONE commit; a second write, an append and a bad group are refused."""
+    path = data_dir / "grouped" / "groups.nc"
+    result = virtualize([path], tmp_path / "repo", group=["surface", "upper"])
+    assert len(_history(tmp_path / "repo")) == 2 and result.snapshots == [result.snapshot_id]
+    repo = open_repo(storage_for(tmp_path / "repo"))
+    tree = xr.open_datatree(repo.readonly_session(branch="main").store, engine="zarr", consolidated=False,
+                            zarr_format=3, chunks=None)
+    assert sorted(tree.children) == ["surface", "upper"] and not tree.ds.data_vars
+    for group in ("surface", "upper"):
+        direct = xr.open_dataset(path, engine="h5netcdf", group=group).load()
+        for name in direct.data_vars:
+            assert f"{group}/{name}" in result.variables
+            np.testing.assert_array_equal(tree[group][name].values, direct[name].values, err_msg=f"{group}/{name}")
+    tip = _tip(tmp_path / "repo")
+    with pytest.raises(VirtualizeError, match="already holds data"):
+        virtualize([path], tmp_path / "repo", group=["surface", "upper"])
+    with pytest.raises(VirtualizeError, match="already holds data"):
+        virtualize(series[:1], tmp_path / "repo")  # the root of a tree is not empty
+    with pytest.raises(VirtualizeError, match="^append adds files to ONE group"):
+        virtualize([path], tmp_path / "repo", group=["surface", "upper"], append=True)
+    assert _tip(tmp_path / "repo") == tip
+    with pytest.raises(VirtualizeError, match="^group 'nope': [^\n]*$"):
+        virtualize([path], tmp_path / "other", group=["surface", "nope"])
+    assert not (tmp_path / "other").exists()
+
+
 def test_unloaded_time_cannot_be_placed_and_the_guard_refuses(tmp_path: Path, series: list[Path]) -> None:
     """time left virtual (loadable_variables=[]): no values to place by; an out-of-order append is refused."""
     opts = dict(loadable_variables=[], concat_dim="time")

@@ -54,6 +54,7 @@ class Stored:
     dataset: xr.Dataset | None
     attrs: dict[str, Any]
     dropped: list[str]
+    groups: list[str] = field(default_factory=list)  # the root's subgroups (a datatree written before)
 
 
 def _stored_from(repo: icechunk.Repository, store: Any, snapshot_id: str) -> Stored:
@@ -64,7 +65,7 @@ def _stored_from(repo: icechunk.Repository, store: Any, snapshot_id: str) -> Sto
     except (FileNotFoundError, KeyError, ValueError, zarr.errors.GroupNotFoundError):  # no root group yet
         return Stored(None, {}, [])
     if not list(group.array_keys()):
-        return Stored(None, dict(group.attrs), [])
+        return Stored(None, dict(group.attrs), [], groups=[str(k) for k in group.group_keys()])
     dataset = xr.open_zarr(store, consolidated=False, zarr_format=3, chunks=None)
     info = repo.lookup_snapshot(snapshot_id)
     dropped = list((info.metadata or {}).get(DROPPED_KEY) or [])
@@ -147,7 +148,7 @@ class Committed:
 
     snapshot_id: str
     dropped: list[str]
-    written: xr.Dataset | None
+    written: xr.Dataset | xr.DataTree | None
     skipped: list[str] = field(default_factory=list)
     inserted: list[str] = field(default_factory=list)
     attempts: int = 1
@@ -229,13 +230,13 @@ def _backoff(attempt: int, base: float, cap: float = 2.0) -> None:
         time.sleep(random.uniform(0, min(cap, base * 2 ** attempt)))
 
 
-def _attempt(repo: icechunk.Repository, session: Any, combined: xr.Dataset, *, branch: str, concat_dim: str | None,
+def _attempt(repo: icechunk.Repository, session: Any, combined: xr.Dataset | xr.DataTree, *, branch: str, concat_dim: str | None,
              append: bool, message: str, dropped: list[str], files: Files | None, step: Step,
              confirm: Callable[[list[str]], None] | None, urls: list[str], extra: dict[str, Any]) -> Committed:
     """One try on the session's tip: re-read the stored data, place, write, reorder, guard, commit."""
     stored = _stored_from(repo, session.store, session.snapshot_id)
     if not append:
-        if stored.dataset is not None:
+        if stored.dataset is not None or stored.groups:
             raise VirtualizeError(
                 f"branch {branch!r} already holds data -> pass --append/append=True to add the files along "
                 f"{concat_dim or 'the concat dim'}, or write to a new repository or branch"
@@ -246,13 +247,14 @@ def _attempt(repo: icechunk.Repository, session: Any, combined: xr.Dataset, *, b
             raise VirtualizeError(
                 f"nothing to append to: branch {branch!r} has no arrays yet -> run the first write without --append/append=True"
             )
-        assert concat_dim is not None
+        assert concat_dim is not None and isinstance(combined, xr.Dataset)
         found, all_dropped, placement = _append_target(session, stored, combined, files, concat_dim, branch)
         if found is None:  # every file is in the repository already: nothing to commit
             return Committed(session.snapshot_id, all_dropped, None, skipped=placement.skipped)
         data = found
     step("write", 0, 1)
     if append:
+        assert isinstance(data, xr.Dataset)
         data.vz.to_icechunk(session.store, append_dim=concat_dim)
         _put_root_attrs(session.store, data.attrs)  # the append keeps the stored root attributes otherwise
         if placement.inserted:
@@ -270,7 +272,7 @@ def _attempt(repo: icechunk.Repository, session: Any, combined: xr.Dataset, *, b
 
 def commit_write(
     repo: icechunk.Repository,
-    combined: xr.Dataset,
+    combined: xr.Dataset | xr.DataTree,
     *,
     branch: str,
     concat_dim: str | None,
@@ -285,7 +287,8 @@ def commit_write(
     urls: list[str] | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> Committed:
-    """Write ``combined`` with ``.vz.to_icechunk`` in ONE commit on ``branch``.
+    """Write ``combined`` (a Dataset, or a DataTree for a first write of several groups) with
+    ``.vz.to_icechunk`` in ONE commit on ``branch``.
 
     Every attempt opens the writable session first and reads the stored data from THAT session, so
     the checks and the write see the same snapshot. An append places ``files`` against it

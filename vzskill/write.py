@@ -19,7 +19,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Iterable, Literal, Mapping, Sequence
 
@@ -30,14 +29,16 @@ from vzskill.batches import write_in_batches
 from vzskill.cluster import cluster_parallel
 from vzskill.combination import ConcatChoice, choose, combine as combine_datasets, merge_attrs, nest
 from vzskill.commit import DEFAULT_RETRIES, Committed, Files, commit_write, read_stored, source_guard
-from vzskill.containers import covered, reference_prefixes, source_prefixes
+from vzskill.containers import reference_prefixes, source_prefixes
 from vzskill.outcome import ATTRS_RULE, VirtualizeError, WriteResult
 from vzskill.parse import ParsedFile
 from vzskill.preflight import CheckReport
 from vzskill.registry import SourceRegistry, build_registry
 from vzskill.repo import RepositoryNotFound, describe, open_location, prepare_location, storage_for
 from vzskill.plan import Options, Plan, Progress, make_plan, quiet
-from vzskill.sources import Access, Source, display_name, local_path, parse_source
+from vzskill.sources import Access, display_name
+from vzskill.tree import write_groups
+from vzskill.reachability import probe_references, reference_urls
 
 __all__ = ["virtualize", "WriteResult", "VirtualizeError", "storage_for", "count_refs", "prepare_repo", "ATTRS_RULE",
            "Plan", "Options", "make_plan", "run"]
@@ -165,55 +166,6 @@ def _dims_for_check(plan: Plan, parsed: list[ParsedFile]) -> Any:
         return None
 
 
-def reference_urls(datasets: Sequence[xr.Dataset]) -> list[str]:
-    """Every distinct chunk path the datasets' manifests reference (:func:`vzskill.parse.reference_urls`)."""
-    from vzskill.parse import reference_urls as from_parse
-
-    return list(from_parse(list(datasets)))
-
-
-def probe_references(prefixes: list[str], refs: list[str], inputs: Sequence[Source | str], access: Access | None) -> None:
-    """Read the metadata of one referenced object below every prefix the input files do not cover.
-
-    Raises
-    ------
-    VirtualizeError
-        A referenced root is missing or refuses access: one line naming it and the option that fixes it.
-    """
-    import obstore
-    from obstore.exceptions import NotFoundError
-
-    from vzskill.registry import store_for
-
-    own = source_prefixes(inputs)
-    for prefix in prefixes:
-        if covered(prefix, own):
-            continue
-        sample = next((u for u in refs if u.startswith(prefix)), None)
-        if sample is None:
-            continue
-        if sample.startswith("file://"):
-            if not os.path.exists(local_path(sample)):
-                raise VirtualizeError(
-                    f"referenced data {sample} does not exist (the references point below {prefix}) -> "
-                    "restore the data there, or regenerate the references for where the data is now"
-                )
-            continue
-        source = parse_source(sample)
-        try:
-            obstore.head(store_for(source, access), source.path)
-        except NotFoundError:
-            raise VirtualizeError(
-                f"referenced data {sample} does not exist (the references point below {prefix}) -> "
-                "regenerate the references for where the data is now"
-            ) from None
-        except Exception as exc:  # noqa: BLE001 - permission/auth/network: name the root and the options
-            raise VirtualizeError(
-                f"referenced data below {prefix} cannot be read ({type(exc).__name__}) -> pass --anonymous for a public "
-                "bucket, or --endpoint URL / --region R / credentials in the environment (Python: access=Access(...))"
-            ) from None
-
-
 def _combine(plan: Plan, datasets: list[xr.Dataset], choice: ConcatChoice, options: Options) -> xr.Dataset:
     """The files combined as the plan says, global attributes merged (drop_conflicts) in ``.attrs``."""
     try:
@@ -312,13 +264,13 @@ def commit_prepared(plan: Plan, ready: Prepared, parsed: list[ParsedFile], regis
 
 
 def _result(plan: Plan, ready: Prepared, done: Committed, location: Location, branch: str) -> WriteResult:
-    written = done.written if done.written is not None else ready.combined
+    written = done.written if isinstance(done.written, xr.Dataset) else ready.combined  # one group: a Dataset
     return WriteResult(
         snapshot_id=done.snapshot_id,
         branch=branch,
         n_files=len(plan.urls),
         variables=sorted(str(v) for v in written.data_vars),
-        nrefs=count_refs(done.written) if done.written is not None else 0,
+        nrefs=count_refs(written) if done.written is not None else 0,
         repo=describe(location),
         appended=plan.append,
         dims={str(k): int(v) for k, v in written.sizes.items()},
@@ -362,7 +314,7 @@ def virtualize(
     storage_access: Access | None = None,
     parallel: Any = None,
     workers: int | None = None,
-    group: str | None = None,
+    group: str | Sequence[str] | None = None,
     progress: Progress | None = None,
     conflict_retries: int = DEFAULT_RETRIES,
     conflict_backoff: float = 0.05,
@@ -408,7 +360,8 @@ def virtualize(
         dask.distributed cluster: :data:`CLUSTER_BATCH_REFS`. Flat lists with ``combine="nested"`` only.
     group
         The group of every file to virtualize (HDF5/NetCDF4 subgroup, GRIB level type, TIFF overview),
-        written at the repository's root.
+        written at the repository's root. A list of groups writes each one at its path, in ONE commit
+        (a DataTree: ``xr.open_datatree(store, engine="zarr")``; first writes only, :mod:`vzskill.tree`).
     conflict_retries, conflict_backoff
         When another writer committed first: redo everything (placement, checks, write) from the
         new tip at most ``conflict_retries`` times, sleeping a random 0..min(2, backoff * 2**n) s
@@ -429,15 +382,21 @@ def virtualize(
     """
     if isinstance(loadable_variables, tuple):
         loadable_variables = list(loadable_variables)
+    groups = None if group is None or isinstance(group, str) else list(group)
     options = Options(
         branch=branch, message=message, check=check, access=access, storage_access=storage_access, registry=registry,
-        parallel=parallel, workers=workers, group=group, loadable_variables=loadable_variables,
+        parallel=parallel, workers=workers, group=group if isinstance(group, str) else None,
+        loadable_variables=loadable_variables,
         drop_variables=drop_variables, coords=coords, retries=conflict_retries, backoff=conflict_backoff,
         step=progress or quiet,
     )
     plan = make_plan(urls, concat_dim, combine, append, loadable_variables)
     with cluster_parallel(parallel, dask_scheduler) as cluster:
         options.parallel = cluster.parallel
+        if groups is not None:
+            if batch_refs is not None:
+                raise VirtualizeError("batch_refs writes ONE group -> drop batch_refs, or virtualize each group apart")
+            return write_groups(plan, repo_or_storage, options, groups)
         if batch_refs is None and cluster.distributed:
             batch_refs = CLUSTER_BATCH_REFS
         if batch_refs is None:
