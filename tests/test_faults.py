@@ -22,13 +22,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from tests.plugins.latency import loopback_proxy  # noqa: F401
+from tests.plugins import latency
 from vzskill import fixtures
 from vzskill.containers import open_repo
 from vzskill.repo import storage_for
 from vzskill.write import VirtualizeError, virtualize
 
 VARS = ("temperature", "precipitation")
+
+loopback_proxy = latency.loopback_proxy  # the fixture, used by this module's tests
 
 
 def _tip(repo: Path) -> str | None:
