@@ -116,3 +116,17 @@ def test_dask_mode_runs_on_the_current_distributed_client(data_dir, serial):
         parsed = parse_files(_files(data_dir), parallel="dask")
     assert _summary(parsed) == serial
     assert stream.data  # the batches ran as tasks on the cluster, not in dask.delayed
+
+
+def test_a_fits_file_costs_one_request_parse_and_check(http_base_url, loopback_proxy, data_dir):
+    """The tile-compression probe reads the headers from the parse's first block (it reopened the
+    file before: a HEAD and a block GET more)."""
+    from vzskill import check
+    from vzskill.sources import Access
+
+    proxy = loopback_proxy(http_base_url)
+    parsed = parse_files([f"{proxy.url}/fits/image.fits"], access=Access(allow_http=True))
+    assert parsed[0].ok and parsed[0].fits_tiles == {}, parsed[0].error
+    report = check(parsed, access=Access(allow_http=True))
+    assert report.exit_code in (0, 1), report.format_table()
+    assert [r.method for r in proxy.log] == ["GET"], proxy.log

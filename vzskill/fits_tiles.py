@@ -81,7 +81,8 @@ def tile_compressed_findings(parsed: ParsedFile, name: str, registry: Any = None
     """One error per tile-compressed image variable of a parsed FITS file (``[]`` for other kinds)."""
     if parsed.kind != "fits" or parsed.dataset is None:
         return []
-    compressed = tile_compressed(parsed.url, registry)
+    known = getattr(parsed, "fits_tiles", None)  # read at parse time from the bytes already fetched
+    compressed = known if known is not None else tile_compressed(parsed.url, registry)
     findings = []
     others = [v for v in parsed.dataset.data_vars if v not in compressed]
     for var, (index, compression) in compressed.items():

@@ -66,6 +66,9 @@ class ParsedFile:
     no_refs: list[str] = field(default_factory=list)  # non-empty arrays with no chunk reference (compact storage?)
     size: int | None = None
     problem: str | None = None
+    # FITS: {variable: (HDU index, ZCMPTYPE)} of tile-compressed images, read at parse time from the
+    # prefetched block (vzskill.fits_tiles.tile_compressed); None = not known (check reads the headers)
+    fits_tiles: dict[str, tuple[int, str]] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:
@@ -157,7 +160,19 @@ def _parse_kind(url: str, kind: str, registry: Any, options: _Options) -> Parsed
         if external is not None:
             return ParsedFile(url=url, kind=kind, error=external.message, variable=external.variable,
                               fix=external.fix, problem=external.kind, exception="external storage")
-    return ParsedFile(url=url, dataset=ds, kind=kind, no_refs=no_refs)
+    return ParsedFile(url=url, dataset=ds, kind=kind, no_refs=no_refs,
+                      fits_tiles=_fits_tiles(url, registry) if kind == "fits" else None)
+
+
+def _fits_tiles(url: str, registry: Any) -> dict[str, tuple[int, str]] | None:
+    """The tile-compressed images of a FITS file, while its first block is served from memory (no
+    extra request for headers inside it); None when the headers cannot be read here."""
+    from vzskill.fits_tiles import tile_compressed
+
+    try:
+        return tile_compressed(url, registry)
+    except Exception:  # noqa: BLE001 - the parse worked; the check reads the headers itself then
+        return None
 
 
 def _load_small(ds: xr.Dataset) -> None:
