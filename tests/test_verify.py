@@ -230,3 +230,17 @@ def test_loaded_time_without_decoding_is_caught(tmp_path: Path) -> None:
     [f] = report.errors
     assert f.kind == "decoding" and f.variable == "time"
     assert "re-virtualize with 'time' loaded and decoded" in f.message
+
+
+def test_declared_but_unauthorized_container_is_named(clean_repo: tuple[Path, list[str]]) -> None:
+    """A repository opened without authorizing its container: verify names the container and the fix."""
+    repo, files = clean_repo
+    prefix = Path(files[0]).parent.as_uri() + "/"
+    bare = icechunk.Repository.open(icechunk.local_filesystem_storage(str(repo)), authorize_virtual_chunk_access={})
+    assert bare.authorized_virtual_container_prefixes == set()
+    report = verify(bare)
+    assert not report.ok
+    errors = [f.message for f in report.findings if f.kind == "container"]
+    # one finding for the container (not one raw icechunk error per file)
+    assert len(errors) == 1 and f"container {prefix} is declared but not authorized" in errors[0], errors
+    assert "2 file(s)" in errors[0] or f"{len(files)} file(s)" in errors[0], errors

@@ -11,9 +11,13 @@ from __future__ import annotations
 import asyncio
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    import icechunk
+    import zarr
 
 __all__ = ["ArrayRefs", "reference_index", "run"]
 
@@ -23,7 +27,7 @@ class ArrayRefs:
     """The chunks of one array: ``coords`` (n, ndim), and for virtual ones path / offset / length."""
 
     path: str
-    array: Any  # zarr.Array, read raw (no CF decoding)
+    array: zarr.Array  # read raw (no CF decoding)
     coords: np.ndarray
     virtual: np.ndarray  # bool (n,)
     urls: list[str]  # per chunk ('' for native)
@@ -56,7 +60,9 @@ class ArrayRefs:
         names = getattr(self.array.metadata, "dimension_names", None)
         if names is None:
             names = self.array.attrs.get("_ARRAY_DIMENSIONS")
-        return tuple(names or (f"dim_{i}" for i in range(self.array.ndim)))
+        if isinstance(names, (list, tuple)) and names:
+            return tuple(f"dim_{i}" if n is None else str(n) for i, n in enumerate(names))
+        return tuple(f"dim_{i}" for i in range(self.array.ndim))
 
 
 @dataclass
@@ -86,13 +92,13 @@ def run(coro: Any) -> Any:
     return sync(coro)
 
 
-def _arrays(session: Any) -> list[tuple[str, Any]]:
+def _arrays(session: icechunk.Session) -> list[tuple[str, zarr.Array]]:
     import zarr
 
     root = zarr.open_group(session.store, mode="r", zarr_format=3)
     out: list[tuple[str, Any]] = []
 
-    def walk(group: Any, prefix: str) -> None:
+    def walk(group: zarr.Group, prefix: str) -> None:
         for name, member in sorted(group.members()):
             path = f"{prefix}{name}"
             if isinstance(member, zarr.Group):
@@ -104,7 +110,7 @@ def _arrays(session: Any) -> list[tuple[str, Any]]:
     return out
 
 
-def _chunks(session: Any, path: str, array: Any) -> ArrayRefs:
+def _chunks(session: icechunk.Session, path: str, array: zarr.Array) -> ArrayRefs:
     from icechunk import ChunkType
 
     from vzskill.sources import file_url, local_path
@@ -144,7 +150,7 @@ def _chunks(session: Any, path: str, array: Any) -> ArrayRefs:
     return run(collect())
 
 
-def reference_index(session: Any) -> ReferenceIndex:
+def reference_index(session: icechunk.Session) -> ReferenceIndex:
     """Every array of the session's snapshot with its chunk references."""
     index = ReferenceIndex()
     for path, array in _arrays(session):

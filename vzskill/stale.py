@@ -14,13 +14,17 @@ classes), by message only where no type exists.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from vzskill.parse import display_name
 from vzskill.references import ReferenceIndex
 from vzskill.verify_report import Stale, VerifyReport
+
+if TYPE_CHECKING:
+    import icechunk
 
 __all__ = ["check_containers", "classify", "find_stale"]
 
@@ -44,14 +48,21 @@ def classify(exc: BaseException, url: str | None = None, registry: Any = None) -
     return _STALE_KINDS.get(explain(exc, url=url, registry=registry).kind, "unreadable")
 
 
-def check_containers(report: VerifyReport, repo: Any, locations: list[str]) -> set[str]:
+def _container_prefix(url: str) -> str:
+    """The container prefix vzskill would declare for ``url`` (its folder; a bucket's folder for object stores)."""
+    from vzskill.sources import SourceError, parse_source, suggest_root
+
+    try:
+        return parse_source(url).prefix
+    except SourceError:
+        return suggest_root(url).rstrip("/") + "/"
+
+
+def check_containers(report: VerifyReport, repo: icechunk.Repository, locations: list[str]) -> set[str]:
     """Container findings; returns the locations no authorized container covers."""
     config = repo.config
     declared = sorted((config.virtual_chunk_containers or {}).keys()) if config is not None else []
-    try:
-        authorized = set(repo.authorized_virtual_container_prefixes())
-    except Exception:
-        authorized = set(declared)
+    authorized = set(repo.authorized_virtual_container_prefixes)
     uncovered: dict[str, list[str]] = defaultdict(list)
     for u in locations:
         match = [p for p in declared if u.startswith(p)]
@@ -61,9 +72,7 @@ def check_containers(report: VerifyReport, repo: Any, locations: list[str]) -> s
             uncovered[match[0]].append(u)
     for prefix, us in uncovered.items():
         if prefix == "none":
-            from vzskill.sources import suggest_root
-
-            want = sorted({suggest_root(u).rstrip("/") + "/" for u in us})
+            want = sorted({_container_prefix(u) for u in us})
             report.error("container", f"{len(us)} referenced file(s) (e.g. {us[0]}) are under no virtual chunk "
                          f"container (declared: {', '.join(declared) or 'none'}) -> add a container for "
                          f"{', '.join(want)} (vzskill.containers.add_containers) or re-virtualize with the right paths")
@@ -104,7 +113,7 @@ def _reference_ends(index: ReferenceIndex, u: str, per_var: dict[str, list[int]]
 
 
 def _stat(report: VerifyReport, index: ReferenceIndex, stale: _StaleSet, u: str, registry: Any,
-          written_at: Any) -> bool:
+          written_at: datetime | None) -> bool:
     """Stat one file: missing / unreadable / modified after the snapshot; False when a reference lies past its end."""
     import obstore
 
@@ -158,7 +167,7 @@ def _probe(report: VerifyReport, index: ReferenceIndex, stale: _StaleSet, u: str
     return True
 
 
-def find_stale(report: VerifyReport, index: ReferenceIndex, registry: Any, written_at: Any,
+def find_stale(report: VerifyReport, index: ReferenceIndex, registry: Any, written_at: datetime | None,
                skip: set[str]) -> set[str]:
     """Stat every referenced file, check reference extents, probe one chunk per file; returns unreadable files."""
     stale = _StaleSet(report, index.by_file())

@@ -22,11 +22,16 @@ from __future__ import annotations
 
 import os
 import random
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
 
 from vzskill.parse import display_name
 from vzskill.sources import Access, normalize_url
 from vzskill.verify_report import Mismatch, Stale, VerifyFinding, VerifyReport
+
+if TYPE_CHECKING:
+    import icechunk
+
+    from vzskill.repo import Location
 
 __all__ = ["Mismatch", "Stale", "VerifyFinding", "VerifyReport", "verify"]
 
@@ -34,14 +39,14 @@ FORMATS = {"hdf5", "netcdf3", "fits", "zarr", "kerchunk-json", "kerchunk-parquet
            "icechunk"}
 
 
-def _open_repository(storage_or_repo: Any, access: Access | None) -> Any:
+def _open_repository(storage_or_repo: Location, access: Access | None) -> icechunk.Repository:
     """A Repository, Storage, path or URL, opened with its containers authorized (:func:`vzskill.repo.open_location`)."""
     from vzskill.repo import open_location
 
     return open_location(storage_or_repo, access)
 
 
-def _session(repo: Any, branch: str, tag: str | None, snapshot_id: str | None) -> tuple[Any, str]:
+def _session(repo: icechunk.Repository, branch: str, tag: str | None, snapshot_id: str | None) -> tuple[icechunk.Session, str]:
     if snapshot_id:
         return repo.readonly_session(snapshot_id=snapshot_id), f"snapshot {snapshot_id}"
     if tag:
@@ -50,7 +55,7 @@ def _session(repo: Any, branch: str, tag: str | None, snapshot_id: str | None) -
 
 
 def verify(
-    storage_or_repo: Any,
+    storage_or_repo: Location,
     urls: Iterable[str | os.PathLike[str]] | None = None,
     *,
     branch: str = "main",
@@ -175,7 +180,7 @@ def _plan(report: VerifyReport, index: Any, unreadable: set[str], sample: int | 
     return plan, stored
 
 
-def _verify(report: VerifyReport, repo: Any, session: Any, urls: Any, *, access: Access | None, seed: int,
+def _verify(report: VerifyReport, repo: icechunk.Repository, session: icechunk.Session, urls: Any, *, access: Access | None, seed: int,
             registry: Any, skip_vars: set[str], skip_kinds: set[str], skip_unreadable: bool) -> None:
     from vzskill.compare import Sources, compare_virtual
     from vzskill.compare_native import compare_mixed, compare_native
