@@ -171,9 +171,9 @@ def test_fields_at_several_level_types_are_refused_with_the_groups(tmp_path: Pat
                                                                                   levels=((100, 850), (100, 500)))):
             fh.write(part.read_bytes())
     [p] = parse_files([grib])
-    assert p.error == ("mixed.grib2: fields in 2 groups (hag/instant, isobar/instant) -> pick one group per repository: "
-                       "group='hag/instant' (one of ['hag/instant', 'isobar/instant']), or split the file by level type "
-                       "(grib_copy -w typeOfFirstFixedSurface=103 in.grib2 out.grib2)")
+    assert p.error == ("mixed.grib2: fields in 2 groups (hag/instant, isobar/instant) -> virtualize them as one tree: "
+                       "group=['hag/instant', 'isobar/instant'], or one group per repository: group='hag/instant', or "
+                       "split the file by level type (grib_copy -w typeOfFirstFixedSurface=103 in.grib2 out.grib2)")
     from vzskill.format_grib import level_groups
 
     assert level_groups(grib) == ["hag/instant", "isobar/instant"]
@@ -270,3 +270,30 @@ def test_grid_latlon_is_eccodes_where_eccodes_scans_right(template: int, tmp_pat
         assert own is not None and eccodes_scans_right(data) is same
         assert np.allclose(own[0], lat, rtol=0, atol=1e-10) is same
         assert np.allclose(own[1], np.mod(lon, 360.0), rtol=0, atol=1e-10) or not same
+
+
+def test_every_level_type_is_a_group_of_one_repository(tmp_path: Path) -> None:
+    """virtualize(group=[...]) writes each level type at its group path in ONE commit: open_datatree sees both,
+    verify compares every group's arrays with eccodes."""
+    import icechunk
+    import xarray as xr
+
+    from vzskill.containers import open_repo
+    from vzskill.format_grib import level_groups
+
+    grib = tmp_path / "mixed.grib2"
+    grib.write_bytes(make_grib(tmp_path / "a.grib2", fields=("2t",)).read_bytes()
+                     + make_grib(tmp_path / "b.grib2", fields=("t",), levels=((100, 850), (100, 500))).read_bytes())
+    repo = tmp_path / "tree.icechunk"
+    result = virtualize([grib], repo, group=level_groups(grib))
+    storage = icechunk.local_filesystem_storage(str(repo))
+    r = open_repo(storage, None)
+    assert len(list(r.ancestry(branch="main"))) == 2  # the repository's first snapshot + ONE commit
+    tree = xr.open_datatree(r.readonly_session("main").store, engine="zarr", consolidated=False)
+    assert tree["hag/instant"]["tmp"].dims == ("time", "latitude", "longitude")
+    assert tree["isobar/instant"]["tmp"].dims == ("time", "isobar", "latitude", "longitude")
+    np.testing.assert_allclose(tree["isobar/instant"]["tmp"].values[1, 0], grib_values(6) + 5.0, atol=0.01)
+    report = verify(repo)
+    assert report.ok and report.compared["hag/instant/tmp"] == 3 and report.compared["isobar/instant/tmp"] == 6, \
+        report.format_table()
+    assert result.nrefs == 9

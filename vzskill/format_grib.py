@@ -10,7 +10,8 @@ the same path.
 
 Refused before anything is written (one line, file and fix): GRIB edition 1 (gribberish reads
 GRIB2 only), packings gribberish cannot decode here (checked by decoding the first message of
-each field), and a file whose fields need more than one group.
+each field), and a file whose fields need more than one group without ``group=`` (the fix names
+them: a list, ``virtualize(..., group=level_groups(file))``, writes them all as one tree).
 """
 
 from __future__ import annotations
@@ -167,8 +168,8 @@ class GribParser:
             return _node_store(tree, self.group, registry)
         if nodes not in ([], [""]):
             stable = self._stable_nodes(url, _OneFile(path, data))
-            fix = (f"pick one group per repository: group={stable[0]!r} (one of {stable}), or split the file by level "
-                   "type (grib_copy -w typeOfFirstFixedSurface=103 in.grib2 out.grib2)")
+            fix = (f"virtualize them as one tree: group={stable!r}, or one group per repository: group={stable[0]!r}, "
+                   "or split the file by level type (grib_copy -w typeOfFirstFixedSurface=103 in.grib2 out.grib2)")
             raise _refuse(url, f"fields in {len(nodes)} groups ({', '.join(stable)})", fix)
         return _node_store(tree, "", registry)  # the caller's registry (the parser saw only the in-memory copy)
 
