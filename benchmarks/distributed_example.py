@@ -37,7 +37,7 @@ repo = vzskill.create_repo(icechunk.local_filesystem_storage(str(work_dir / "for
 def write_files(fork, file_urls, start):
     """On a worker: parse `file_urls` and write their refs into time[start:stop] of `fork`."""
     vds = vz.open_virtual_mfdataset(
-        file_urls, registry=vzskill.build_registry(file_urls), parser=HDFParser(),
+        file_urls, registry=build_registry(file_urls), parser=HDFParser(),
         combine="nested", concat_dim="time", coords="minimal", compat="override",
         decode_times=False,                 # raw time numbers, in the files' CF units
     )
@@ -55,7 +55,7 @@ def write_files(fork, file_urls, start):
 
 # Coordinator: file 0, every time-dimensioned array grown to its final length, committed
 # (Session.fork() refuses a session with uncommitted changes).
-first = vz.open_virtual_dataset(urls[0], registry=vzskill.build_registry(urls), parser=HDFParser())
+first = vz.open_virtual_dataset(urls[0], registry=build_registry(urls), parser=HDFParser())
 steps = first.sizes["time"]                 # time steps per file (the time chunk size, too)
 session = repo.writable_session("main")
 first.vz.to_icechunk(session.store)

@@ -64,21 +64,6 @@ _DEFERRED = {
     "create_repo": "vzskill.containers",
 }
 
-# TRANSITIONAL (issue 14): low-level helpers that left the namespace; still resolved at runtime (not for type
-# checkers, not in __all__) until the docs, evals and tests import them from their modules. Drop when
-# `grep -rnE "vzskill\.(build_registry|...)\b"` over the repository is empty.
-_MOVED = {
-    "build_registry": "vzskill.registry",
-    "check_registry": "vzskill.registry",
-    "add_containers": "vzskill.containers",
-    "authorizations": "vzskill.containers",
-    "containers_for": "vzskill.containers",
-    "declared_prefixes": "vzskill.containers",
-    "repository_config": "vzskill.containers",
-    "source_prefixes": "vzskill.containers",
-    "open_location": "vzskill.repo",
-}
-
 __all__ = [
     "Access",
     "CheckReport",
@@ -116,7 +101,7 @@ if not TYPE_CHECKING:  # at runtime only: type checkers resolve the names above,
 
     def __getattr__(name: str) -> Any:
         global _checked
-        module = _DEFERRED.get(name) or _MOVED.get(name)
+        module = _DEFERRED.get(name)
         if module is None:
             raise AttributeError(f"module 'vzskill' has no attribute {name!r}")
         if not _checked:
